@@ -1,0 +1,48 @@
+/**
+ * The per-request context the handler builds for each route: the request, its parsed URL and
+ * route parameters, and the registry-wide parts (storage, URL builder, settings, hash cache).
+ *
+ * @module
+ */
+import type { UploadHashCache } from "./hashing.ts";
+import type { Storage } from "./storage/types.ts";
+import type { UrlBuilder } from "./url_builder.ts";
+
+/** Resolved registry settings. */
+export interface RegistrySettings {
+  /** DELETE endpoints enabled. */
+  deletion: boolean;
+  /** Referrers API enabled. */
+  referrers: boolean;
+  /** Index children need not exist. */
+  sparseIndexes: boolean;
+  /** Every write answers 405. */
+  readOnly: boolean;
+  /** Largest manifest accepted, bytes. */
+  maxManifestSize: number;
+  /** Upload sessions older than this are purged, ms. */
+  uploadTtlMs: number;
+}
+
+/** What every route handler receives. */
+export interface RequestContext {
+  /** The request. */
+  request: Request;
+  /** Its parsed URL. */
+  url: URL;
+  /** Decoded, validated repository name (empty for `/v2/` and `_catalog`). */
+  name: string;
+  /** Route parameters, percent-decoded. */
+  params: Record<string, string>;
+  /** The storage adapter. */
+  storage: Storage;
+  /** Builds Location and Link values. */
+  urls: UrlBuilder;
+  /** Registry settings. */
+  settings: RegistrySettings;
+  /** Upload hash states of this process. */
+  hashes: UploadHashCache;
+}
+
+/** A route handler. */
+export type RouteHandler = (ctx: RequestContext) => Promise<Response>;

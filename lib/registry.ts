@@ -1,0 +1,170 @@
+/**
+ * `createRegistry`: the whole OCI Distribution protocol as one Web-standard fetch handler over a
+ * storage adapter.
+ *
+ * @module
+ */
+import type { RegistrySettings, RequestContext, RouteHandler } from "./context.ts";
+import { errorResponse, RegistryError } from "./errors.ts";
+import { UploadHashCache } from "./hashing.ts";
+import { API_VERSION_HEADERS, json } from "./responses.ts";
+import { createRouter, type RouteName } from "./router.ts";
+import { deleteBlob, getBlob } from "./routes/blobs.ts";
+import { listCatalog, listTags } from "./routes/listing.ts";
+import { deleteManifest, getManifest, putManifest } from "./routes/manifests.ts";
+import { requireName } from "./routes/params.ts";
+import { listReferrers } from "./routes/referrers.ts";
+import { cancelUpload, getUpload, patchUpload, putUpload, startUpload } from "./routes/uploads.ts";
+import { memoryStorage } from "./storage/memory.ts";
+import type { Storage } from "./storage/types.ts";
+import { createUrlBuilder } from "./url_builder.ts";
+
+/** Receives what the handler cannot answer on its own. */
+export interface RegistryLogger {
+  /** An unexpected failure, answered with a 500 that shows no internals. */
+  error?(error: unknown, request?: Request): void;
+}
+
+/** Options of {@link createRegistry}. */
+export interface RegistryOptions {
+  /** The storage adapter. Default: a new {@link memoryStorage}. */
+  storage?: Storage;
+  /** Allow DELETE of manifests, tags and blobs (else 405 UNSUPPORTED). Default true. */
+  deletion?: boolean;
+  /** Serve the referrers API and answer `OCI-Subject` (else 404). Default true. */
+  referrers?: boolean;
+  /** Accept indexes whose children are not in the repository. Default false. */
+  sparseIndexes?: boolean;
+  /** Refuse every write with 405 UNSUPPORTED. Default false. */
+  readOnly?: boolean;
+  /** Largest manifest accepted, in bytes (413 above). Default 4 MiB. */
+  maxManifestSize?: number;
+  /** Mount prefix of every Location and Link (e.g. `/registry`). Default "". */
+  basePath?: string;
+  /** Upload sessions untouched for this long are purged. Default 24 hours. */
+  uploadTtlMs?: number;
+  /** Where unexpected failures are reported. Default: console.error. */
+  logger?: RegistryLogger;
+}
+
+/** A registry: a fetch handler and the storage it serves. */
+export interface Registry {
+  /** Answer one request. Never throws; every failure is an OCI error response. */
+  fetch(request: Request): Promise<Response>;
+  /** The storage adapter in use. */
+  readonly storage: Storage;
+}
+
+type Method = string;
+const HANDLERS: Record<RouteName, Partial<Record<Method, RouteHandler>>> = {
+  base: {},
+  catalog: { GET: listCatalog, HEAD: listCatalog },
+  uploads: { POST: startUpload },
+  upload: {
+    GET: getUpload,
+    HEAD: getUpload,
+    PATCH: patchUpload,
+    PUT: putUpload,
+    DELETE: cancelUpload,
+  },
+  blob: { GET: getBlob, HEAD: getBlob, DELETE: deleteBlob },
+  manifest: { GET: getManifest, HEAD: getManifest, PUT: putManifest, DELETE: deleteManifest },
+  tags: { GET: listTags, HEAD: listTags },
+  referrers: { GET: listReferrers, HEAD: listReferrers },
+};
+
+const WRITES = new Set(["POST", "PUT", "PATCH", "DELETE"]);
+const PURGE_INTERVAL_MS = 10 * 60 * 1000;
+
+function decode(params: Record<string, string>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(params)) {
+    try {
+      out[k] = decodeURIComponent(v);
+    } catch {
+      out[k] = v; // malformed escapes fail the grammar checks later
+    }
+  }
+  return out;
+}
+
+/**
+ * Create a registry.
+ *
+ * @example
+ * ```ts
+ * import { createRegistry } from "fetch-registry";
+ * const registry = createRegistry();
+ * const res = await registry.fetch(new Request("http://localhost/v2/"));
+ * console.log(res.status); // 200
+ * ```
+ */
+export function createRegistry(options: RegistryOptions = {}): Registry {
+  const storage = options.storage ?? memoryStorage();
+  const settings: RegistrySettings = {
+    deletion: options.deletion ?? true,
+    referrers: options.referrers ?? true,
+    sparseIndexes: options.sparseIndexes ?? false,
+    readOnly: options.readOnly ?? false,
+    maxManifestSize: options.maxManifestSize ?? 4 * 1024 * 1024,
+    uploadTtlMs: options.uploadTtlMs ?? 24 * 60 * 60 * 1000,
+  };
+  const logger = options.logger ?? { error: (e: unknown) => console.error("fetch-registry:", e) };
+  const router = createRouter(options.basePath);
+  const urls = createUrlBuilder(options.basePath);
+  const hashes = new UploadHashCache();
+  let lastPurge = 0;
+
+  /** Purge expired sessions now and then, in the background, when a session starts. */
+  function maybePurge(): void {
+    const now = Date.now();
+    if (!storage.uploads.purge || now - lastPurge < PURGE_INTERVAL_MS) return;
+    lastPurge = now;
+    storage.uploads.purge(now - settings.uploadTtlMs).catch((e: unknown) => logger.error?.(e));
+  }
+
+  async function dispatch(request: Request, url: URL): Promise<Response> {
+    const method = request.method;
+    const match = router.match(method, url.pathname);
+    if (!match) throw new RegistryError("NOT_FOUND", { path: url.pathname });
+    if (match.route === "base") {
+      if (!match.allowed) throw new RegistryError("UNSUPPORTED", { method });
+      return json(request, {});
+    }
+    const handler = HANDLERS[match.route][method];
+    if (!handler || !match.allowed) {
+      throw new RegistryError("UNSUPPORTED", { method, path: url.pathname }, {
+        message: "method not allowed on this endpoint",
+      });
+    }
+    const params = decode(match.params);
+    const name = match.route === "catalog" ? "" : requireName(params.name);
+    if (WRITES.has(method)) {
+      if (settings.readOnly) {
+        throw new RegistryError("UNSUPPORTED", { method }, {
+          message: "the registry is read-only",
+        });
+      }
+      if (method === "DELETE" && !settings.deletion && match.route !== "upload") {
+        throw new RegistryError("UNSUPPORTED", { method }, {
+          message: "deletion is disabled on this registry",
+        });
+      }
+      if (match.route === "uploads") maybePurge();
+    }
+    const ctx: RequestContext = { request, url, name, params, storage, urls, settings, hashes };
+    return await handler(ctx);
+  }
+
+  return {
+    storage,
+    async fetch(request: Request): Promise<Response> {
+      try {
+        return await dispatch(request, new URL(request.url));
+      } catch (error) {
+        if (!(error instanceof RegistryError)) logger.error?.(error, request);
+        return errorResponse(error, request.method, API_VERSION_HEADERS);
+      }
+    },
+  };
+}
