@@ -3,4 +3,8 @@
  *
  * @module
  */
+export { createRegistry } from "./lib/registry.ts";
+export type { Registry, RegistryLogger, RegistryOptions } from "./lib/registry.ts";
+export { ERROR_CODES, RegistryError } from "./lib/errors.ts";
+export type { ErrorCode, RegistryErrorOptions } from "./lib/errors.ts";
 export * from "./lib/storage/types.ts";
