@@ -7,6 +7,33 @@
 import { RegistryError } from "./errors.ts";
 import type { Hasher } from "./hashing.ts";
 
+/**
+ * The chunks of a request body. A failure of the body itself (the client went away, a malformed
+ * chunked encoding) is the client's fault: it becomes a 400 with `code`, not a 500.
+ */
+async function* bodyChunks(
+  body: ReadableStream<Uint8Array>,
+  code: "BLOB_UPLOAD_INVALID" | "MANIFEST_INVALID",
+): AsyncGenerator<Uint8Array> {
+  const reader = body.getReader();
+  try {
+    while (true) {
+      let result: ReadableStreamReadResult<Uint8Array>;
+      try {
+        result = await reader.read();
+      } catch (error) {
+        throw new RegistryError(code, { reason: String(error) }, {
+          message: "the request body could not be read to its end",
+        });
+      }
+      if (result.done) return;
+      yield result.value;
+    }
+  } finally {
+    reader.releaseLock();
+  }
+}
+
 /** Options of {@link meter}. */
 export interface MeterOptions {
   /** Hash every byte that passes. */
@@ -26,7 +53,10 @@ export interface MeteredBody extends AsyncIterable<Uint8Array> {
  * SIZE_INVALID (while iterating, so storage discards the append) when the body is longer or
  * shorter than `length`.
  */
-export function meter(body: ReadableStream<Uint8Array> | null, options: MeterOptions = {}): MeteredBody {
+export function meter(
+  body: ReadableStream<Uint8Array> | null,
+  options: MeterOptions = {},
+): MeteredBody {
   const { hasher, length } = options;
   let bytes = 0;
   const mismatch = () =>
@@ -35,7 +65,7 @@ export function meter(body: ReadableStream<Uint8Array> | null, options: MeterOpt
     });
   async function* iterate(): AsyncGenerator<Uint8Array> {
     if (body) {
-      for await (const chunk of body as unknown as AsyncIterable<Uint8Array>) {
+      for await (const chunk of bodyChunks(body, "BLOB_UPLOAD_INVALID")) {
         if (chunk.byteLength === 0) continue;
         bytes += chunk.byteLength;
         if (length !== undefined && bytes > length) throw mismatch();
@@ -65,7 +95,7 @@ export async function readBounded(
   const chunks: Uint8Array[] = [];
   let size = 0;
   if (body) {
-    for await (const chunk of body as unknown as AsyncIterable<Uint8Array>) {
+    for await (const chunk of bodyChunks(body, "MANIFEST_INVALID")) {
       size += chunk.byteLength;
       if (size > max) {
         throw new RegistryError("SIZE_INVALID", { limit: max }, {

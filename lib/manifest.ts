@@ -47,7 +47,9 @@ function descriptor(value: unknown, where: string): { mediaType: string; digest:
   if (typeof mediaType !== "string" || mediaType === "") {
     throw invalid(`${where} has no mediaType`);
   }
-  if (typeof digest !== "string" || !/^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$/.test(digest)) {
+  if (
+    typeof digest !== "string" || !/^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$/.test(digest)
+  ) {
     throw invalid(`${where} has an invalid digest`);
   }
   if (typeof size !== "number" || !Number.isSafeInteger(size) || size < 0) {

@@ -7,23 +7,34 @@
 import { contentLength, readBounded } from "../body.ts";
 import type { RequestContext } from "../context.ts";
 import { RegistryError } from "../errors.ts";
-import { parseDigest } from "../grammar.ts";
+import { isValidTag, parseDigest } from "../grammar.ts";
 import { digestBytes } from "../hashing.ts";
 import { parseManifest, referrerDescriptor } from "../manifest.ts";
 import { bareMediaType } from "../media_types.ts";
 import { API_VERSION_HEADERS, empty } from "../responses.ts";
 import type { ManifestRecord } from "../storage/types.ts";
-import { requireReference, requireTag } from "./params.ts";
+import { type Reference, requireReference, requireTag } from "./params.ts";
 
 function manifestUnknown(reference: string): RegistryError {
   return new RegistryError("MANIFEST_UNKNOWN", { reference });
 }
 
+/**
+ * A reference for reading or deleting: a tag outside the grammar cannot name anything stored, so
+ * it is MANIFEST_UNKNOWN (404, as the conformance suite requires), not a 400.
+ */
+function lookupReference(reference: string): Reference {
+  if (!reference.includes(":") && !isValidTag(reference)) throw manifestUnknown(reference);
+  return requireReference(reference);
+}
+
 /** The stored manifest a reference names, or MANIFEST_UNKNOWN. */
 async function resolve(ctx: RequestContext, reference: string): Promise<ManifestRecord> {
-  const ref = requireReference(reference);
+  const ref = lookupReference(reference);
   const digest = ref.digest ?? await ctx.storage.tags.get(ctx.name, ref.tag);
-  const record = digest === undefined ? undefined : await ctx.storage.manifests.get(ctx.name, digest);
+  const record = digest === undefined
+    ? undefined
+    : await ctx.storage.manifests.get(ctx.name, digest);
   if (!record) throw manifestUnknown(reference);
   return record;
 }
@@ -84,7 +95,10 @@ export async function putManifest(ctx: RequestContext): Promise<Response> {
   }
   await requireAll(parsed.blobs, async (d) => (await storage.blobs.stat(name, d)) !== undefined);
   if (!settings.sparseIndexes) {
-    await requireAll(parsed.manifests, async (d) => (await storage.manifests.get(name, d)) !== undefined);
+    await requireAll(
+      parsed.manifests,
+      async (d) => (await storage.manifests.get(name, d)) !== undefined,
+    );
   }
   const record: ManifestRecord = { digest, mediaType: parsed.mediaType, bytes };
   if (parsed.subject !== undefined) {
@@ -108,7 +122,7 @@ export async function putManifest(ctx: RequestContext): Promise<Response> {
 
 /** DELETE `/v2/<name>/manifests/<reference>`. */
 export async function deleteManifest(ctx: RequestContext): Promise<Response> {
-  const ref = requireReference(ctx.params.reference);
+  const ref = lookupReference(ctx.params.reference);
   const { storage, name } = ctx;
   const deleted = ref.digest !== undefined
     ? await storage.manifests.delete(name, ref.digest)

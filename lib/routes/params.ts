@@ -5,7 +5,7 @@
  * @module
  */
 import { RegistryError } from "../errors.ts";
-import { isValidName, isValidTag, parseDigest, type ParsedDigest } from "../grammar.ts";
+import { isValidName, isValidTag, type ParsedDigest, parseDigest } from "../grammar.ts";
 
 /** A parsed manifest reference. */
 export type Reference = { tag: string; digest?: undefined } | { tag?: undefined; digest: string };
@@ -13,9 +13,11 @@ export type Reference = { tag: string; digest?: undefined } | { tag?: undefined;
 /** A digest the registry supports, else 400 DIGEST_INVALID. */
 export function requireDigest(value: string | null | undefined): ParsedDigest & { digest: string } {
   const parsed = value ? parseDigest(value) : undefined;
-  if (!parsed) throw new RegistryError("DIGEST_INVALID", { digest: value ?? null }, {
-    message: "invalid or unsupported digest",
-  });
+  if (!parsed) {
+    throw new RegistryError("DIGEST_INVALID", { digest: value ?? null }, {
+      message: "invalid or unsupported digest",
+    });
+  }
   return { ...parsed, digest: value as string };
 }
 
@@ -29,9 +31,11 @@ export function requireName(value: string | null | undefined): string {
 
 /** A valid tag, else 400 TAG_INVALID. */
 export function requireTag(value: string): string {
-  if (!isValidTag(value)) throw new RegistryError("TAG_INVALID", { tag: value }, {
-    message: "invalid tag",
-  });
+  if (!isValidTag(value)) {
+    throw new RegistryError("TAG_INVALID", { tag: value }, {
+      message: "invalid tag",
+    });
+  }
   return value;
 }
 

@@ -70,7 +70,10 @@ async function appendBody(ctx: RequestContext, upload: UploadInfo): Promise<Uplo
     if (range.start !== upload.size) throw outOfOrder(ctx, upload.id, upload.size);
     length = range.end - range.start + 1;
     if (declared !== undefined && declared !== length) {
-      throw new RegistryError("SIZE_INVALID", { contentLength: declared, contentRange: rangeHeader }, {
+      throw new RegistryError("SIZE_INVALID", {
+        contentLength: declared,
+        contentRange: rangeHeader,
+      }, {
         message: "Content-Length does not match Content-Range",
       });
     }
