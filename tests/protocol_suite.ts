@@ -96,8 +96,8 @@ import {
   withQuery,
 } from "./support/http.ts";
 import {
-  type BuiltManifest,
   buildManifest,
+  type BuiltManifest,
   configBlob,
   describe,
   digestOf,
@@ -292,21 +292,32 @@ export function protocolSuite(label: string, makeStorage: StorageFactory): void 
   // ───────────────────────────── blobs ─────────────────────────────
   const blobs = group("blob GET/HEAD and ranges");
 
-  blobs("HEAD and GET headers: Content-Length, Docker-Content-Digest, Content-Type, ETag, Accept-Ranges", async () => {
-    const { c } = await fresh();
-    const bytes = randomBytes(2048, 3);
-    const digest = await pushBlob(c, "a", bytes);
-    for (const method of ["HEAD", "GET"]) {
-      const res = await c.call(method, `/v2/a/blobs/${digest}`);
-      expectStatus(res, 200);
-      assert.equal(res.headers.get("Content-Length"), "2048", `${method} Content-Length`);
-      assert.equal(res.headers.get("Docker-Content-Digest"), digest, `${method} Docker-Content-Digest`);
-      assert.equal(res.headers.get("Content-Type"), "application/octet-stream", `${method} Content-Type`);
-      assert.equal(res.headers.get("ETag"), `"${digest}"`, `${method} ETag is the quoted digest`);
-      assert.equal(res.headers.get("Accept-Ranges"), "bytes", `${method} Accept-Ranges`);
-      if (method === "GET") equalBytes(res.body, bytes, "GET body");
-    }
-  });
+  blobs(
+    "HEAD and GET headers: Content-Length, Docker-Content-Digest, Content-Type, ETag, Accept-Ranges",
+    async () => {
+      const { c } = await fresh();
+      const bytes = randomBytes(2048, 3);
+      const digest = await pushBlob(c, "a", bytes);
+      for (const method of ["HEAD", "GET"]) {
+        const res = await c.call(method, `/v2/a/blobs/${digest}`);
+        expectStatus(res, 200);
+        assert.equal(res.headers.get("Content-Length"), "2048", `${method} Content-Length`);
+        assert.equal(
+          res.headers.get("Docker-Content-Digest"),
+          digest,
+          `${method} Docker-Content-Digest`,
+        );
+        assert.equal(
+          res.headers.get("Content-Type"),
+          "application/octet-stream",
+          `${method} Content-Type`,
+        );
+        assert.equal(res.headers.get("ETag"), `"${digest}"`, `${method} ETag is the quoted digest`);
+        assert.equal(res.headers.get("Accept-Ranges"), "bytes", `${method} Accept-Ranges`);
+        if (method === "GET") equalBytes(res.body, bytes, "GET body");
+      }
+    },
+  );
 
   blobs("unknown blob: HEAD 404 without body, GET 404 BLOB_UNKNOWN", async () => {
     const { c } = await fresh();
@@ -314,7 +325,10 @@ export function protocolSuite(label: string, makeStorage: StorageFactory): void 
     const unknown = digestOf(utf8("hello world"));
     expectError(await c.call("HEAD", `/v2/a/blobs/${unknown}`), 404, "BLOB_UNKNOWN");
     expectError(await c.call("GET", `/v2/a/blobs/${unknown}`), 404, "BLOB_UNKNOWN");
-    expectError(await c.call("GET", `/v2/nothing/here/blobs/${unknown}`), 404, ["BLOB_UNKNOWN", "NAME_UNKNOWN"]);
+    expectError(await c.call("GET", `/v2/nothing/here/blobs/${unknown}`), 404, [
+      "BLOB_UNKNOWN",
+      "NAME_UNKNOWN",
+    ]);
   });
 
   blobs("the six range cases on a 2048-byte blob", async () => {
@@ -330,8 +344,16 @@ export function protocolSuite(label: string, makeStorage: StorageFactory): void 
     for (const [range, start, end] of partial) {
       const res = await c.call("GET", `/v2/a/blobs/${digest}`, { headers: { Range: range } });
       expectStatus(res, 206);
-      assert.equal(res.headers.get("Content-Range"), `bytes ${start}-${end}/2048`, `${range} Content-Range`);
-      assert.equal(res.headers.get("Content-Length"), String(end - start + 1), `${range} Content-Length`);
+      assert.equal(
+        res.headers.get("Content-Range"),
+        `bytes ${start}-${end}/2048`,
+        `${range} Content-Range`,
+      );
+      assert.equal(
+        res.headers.get("Content-Length"),
+        String(end - start + 1),
+        `${range} Content-Length`,
+      );
       equalBytes(res.body, bytes.subarray(start, end + 1), `${range} body`);
     }
     for (const range of ["bytes=500-0", "bytes=5000-10000"]) {
@@ -356,7 +378,9 @@ export function protocolSuite(label: string, makeStorage: StorageFactory): void 
     const { c } = await fresh();
     const digest = await pushBlob(c, "a", utf8("cache me"));
     for (const method of ["GET", "HEAD"]) {
-      const hit = await c.call(method, `/v2/a/blobs/${digest}`, { headers: { "If-None-Match": `"${digest}"` } });
+      const hit = await c.call(method, `/v2/a/blobs/${digest}`, {
+        headers: { "If-None-Match": `"${digest}"` },
+      });
       expectStatus(hit, 304);
       assert.equal(hit.body.length, 0, "304 has no body");
       const miss = await c.call(method, `/v2/a/blobs/${digest}`, {
@@ -368,7 +392,9 @@ export function protocolSuite(label: string, makeStorage: StorageFactory): void 
 
   blobs("the empty blob: push, HEAD, GET, range, delete", async () => {
     const { c } = await fresh();
-    const res = await c.call("POST", `/v2/a/blobs/uploads/?digest=${EMPTY_DIGEST}`, { body: new Uint8Array(0) });
+    const res = await c.call("POST", `/v2/a/blobs/uploads/?digest=${EMPTY_DIGEST}`, {
+      body: new Uint8Array(0),
+    });
     expectStatus(res, 201);
     assert.equal(res.headers.get("Docker-Content-Digest"), EMPTY_DIGEST);
     const head = await c.call("HEAD", `/v2/a/blobs/${EMPTY_DIGEST}`);
@@ -377,7 +403,9 @@ export function protocolSuite(label: string, makeStorage: StorageFactory): void 
     const get = await c.call("GET", `/v2/a/blobs/${EMPTY_DIGEST}`);
     expectStatus(get, 200);
     assert.equal(get.body.length, 0);
-    const range = await c.call("GET", `/v2/a/blobs/${EMPTY_DIGEST}`, { headers: { Range: "bytes=0-" } });
+    const range = await c.call("GET", `/v2/a/blobs/${EMPTY_DIGEST}`, {
+      headers: { Range: "bytes=0-" },
+    });
     expectStatus(range, 416, 200);
     if (range.status === 416) assert.equal(range.headers.get("Content-Range"), "bytes */0");
     // also through POST + PUT with no body
@@ -407,65 +435,81 @@ export function protocolSuite(label: string, makeStorage: StorageFactory): void 
     expectError(await c.call("GET", `/v2/a/blobs/${digest}`), 404, "BLOB_UNKNOWN");
   });
 
-  blobs("sha512 blobs: single POST, sessions with ?digest-algorithm=sha512, GET by sha512", async () => {
-    const { c } = await fresh();
-    const bytes = randomBytes(1000, 5);
-    const d512 = digestOf(bytes, "sha512");
-    const post = await c.call("POST", `/v2/a/blobs/uploads/?digest=${d512}`, { body: bytes });
-    expectStatus(post, 201);
-    assert.equal(post.headers.get("Docker-Content-Digest"), d512);
-    assert.equal(locationOf(post), `/v2/a/blobs/${d512}`);
-    const get = await c.call("GET", `/v2/a/blobs/${d512}`);
-    expectStatus(get, 200);
-    equalBytes(get.body, bytes, "sha512 blob body");
-    assert.equal(get.headers.get("Docker-Content-Digest"), d512);
-    const other = randomBytes(3000, 6);
-    const o512 = digestOf(other, "sha512");
-    const start = await c.call("POST", "/v2/b/blobs/uploads/?digest-algorithm=sha512");
-    expectStatus(start, 202);
-    const patch = await c.call("PATCH", locationOf(start), {
-      headers: { "Content-Range": "0-1499", "Content-Type": "application/octet-stream" },
-      body: other.subarray(0, 1500),
-    });
-    expectStatus(patch, 202);
-    const put = await c.call("PUT", withQuery(locationOf(patch), { digest: o512 }), {
-      headers: { "Content-Range": "1500-2999" },
-      body: other.subarray(1500),
-    });
-    expectStatus(put, 201);
-    assert.equal(put.headers.get("Docker-Content-Digest"), o512);
-    const got = await c.call("GET", `/v2/b/blobs/${o512}`, { headers: { Range: "bytes=2990-" } });
-    expectStatus(got, 206);
-    equalBytes(got.body, other.subarray(2990), "sha512 ranged body");
-    // a wrong sha512 digest is refused
-    const bad = await c.call("POST", `/v2/b/blobs/uploads/?digest=${digestOf(utf8("x"), "sha512")}`, {
-      body: utf8("y"),
-    });
-    expectError(bad, 400, "DIGEST_INVALID");
-  });
+  blobs(
+    "sha512 blobs: single POST, sessions with ?digest-algorithm=sha512, GET by sha512",
+    async () => {
+      const { c } = await fresh();
+      const bytes = randomBytes(1000, 5);
+      const d512 = digestOf(bytes, "sha512");
+      const post = await c.call("POST", `/v2/a/blobs/uploads/?digest=${d512}`, { body: bytes });
+      expectStatus(post, 201);
+      assert.equal(post.headers.get("Docker-Content-Digest"), d512);
+      assert.equal(locationOf(post), `/v2/a/blobs/${d512}`);
+      const get = await c.call("GET", `/v2/a/blobs/${d512}`);
+      expectStatus(get, 200);
+      equalBytes(get.body, bytes, "sha512 blob body");
+      assert.equal(get.headers.get("Docker-Content-Digest"), d512);
+      const other = randomBytes(3000, 6);
+      const o512 = digestOf(other, "sha512");
+      const start = await c.call("POST", "/v2/b/blobs/uploads/?digest-algorithm=sha512");
+      expectStatus(start, 202);
+      const patch = await c.call("PATCH", locationOf(start), {
+        headers: { "Content-Range": "0-1499", "Content-Type": "application/octet-stream" },
+        body: other.subarray(0, 1500),
+      });
+      expectStatus(patch, 202);
+      const put = await c.call("PUT", withQuery(locationOf(patch), { digest: o512 }), {
+        headers: { "Content-Range": "1500-2999" },
+        body: other.subarray(1500),
+      });
+      expectStatus(put, 201);
+      assert.equal(put.headers.get("Docker-Content-Digest"), o512);
+      const got = await c.call("GET", `/v2/b/blobs/${o512}`, { headers: { Range: "bytes=2990-" } });
+      expectStatus(got, 206);
+      equalBytes(got.body, other.subarray(2990), "sha512 ranged body");
+      // a wrong sha512 digest is refused
+      const bad = await c.call(
+        "POST",
+        `/v2/b/blobs/uploads/?digest=${digestOf(utf8("x"), "sha512")}`,
+        {
+          body: utf8("y"),
+        },
+      );
+      expectError(bad, 400, "DIGEST_INVALID");
+    },
+  );
 
   blobs.run();
 
   // ───────────────────────────── uploads ─────────────────────────────
   const uploads = group("uploads");
 
-  uploads("POST answers 202 with Location, Range 0-0 (or none), Docker-Upload-UUID; ids differ", async () => {
-    const { c } = await fresh();
-    const first = await c.call("POST", "/v2/a/b/blobs/uploads/", { headers: { "Content-Length": "0" } });
-    expectStatus(first, 202);
-    const location = first.headers.get("Location") ?? "";
-    assert.match(location, /^\/v2\/a\/b\/blobs\/uploads\/[A-Za-z0-9_=.~-]+(\?.*)?$/, "relative Location");
-    const range = first.headers.get("Range");
-    assert.ok(range === null || range === "0-0", `Range is 0-0 or absent, got ${range}`);
-    const uuid = first.headers.get("Docker-Upload-UUID") ?? "";
-    assert.ok(uuid.length > 0, "Docker-Upload-UUID present");
-    const id = new URL(location, "http://x").pathname.split("/").pop() ?? "";
-    assert.ok(id.length >= 16, `session id is long enough to be unguessable: ${id}`);
-    const min = first.headers.get("OCI-Chunk-Min-Length");
-    if (min !== null) assert.match(min, /^\d+$/, "OCI-Chunk-Min-Length is a number");
-    const second = await c.call("POST", "/v2/a/b/blobs/uploads/");
-    assert.notEqual(locationOf(second), locationOf(first), "each session has its own Location");
-  });
+  uploads(
+    "POST answers 202 with Location, Range 0-0 (or none), Docker-Upload-UUID; ids differ",
+    async () => {
+      const { c } = await fresh();
+      const first = await c.call("POST", "/v2/a/b/blobs/uploads/", {
+        headers: { "Content-Length": "0" },
+      });
+      expectStatus(first, 202);
+      const location = first.headers.get("Location") ?? "";
+      assert.match(
+        location,
+        /^\/v2\/a\/b\/blobs\/uploads\/[A-Za-z0-9_=.~-]+(\?.*)?$/,
+        "relative Location",
+      );
+      const range = first.headers.get("Range");
+      assert.ok(range === null || range === "0-0", `Range is 0-0 or absent, got ${range}`);
+      const uuid = first.headers.get("Docker-Upload-UUID") ?? "";
+      assert.ok(uuid.length > 0, "Docker-Upload-UUID present");
+      const id = new URL(location, "http://x").pathname.split("/").pop() ?? "";
+      assert.ok(id.length >= 16, `session id is long enough to be unguessable: ${id}`);
+      const min = first.headers.get("OCI-Chunk-Min-Length");
+      if (min !== null) assert.match(min, /^\d+$/, "OCI-Chunk-Min-Length is a number");
+      const second = await c.call("POST", "/v2/a/b/blobs/uploads/");
+      assert.notEqual(locationOf(second), locationOf(first), "each session has its own Location");
+    },
+  );
 
   uploads("POST without the trailing slash starts a session too", async () => {
     const { c } = await fresh();
@@ -474,91 +518,105 @@ export function protocolSuite(label: string, makeStorage: StorageFactory): void 
     assert.ok(locationOf(res).startsWith("/v2/a/blobs/uploads/"));
   });
 
-  uploads("single POST with ?digest= stores the blob: 201, Location, Docker-Content-Digest", async () => {
-    const { c } = await fresh();
-    const bytes = configBlob("single-post");
-    const digest = digestOf(bytes);
-    expectError(await c.call("GET", `/v2/a/blobs/${digest}`), 404, "BLOB_UNKNOWN");
-    const res = await c.call("POST", `/v2/a/blobs/uploads/?digest=${digest}`, {
-      headers: { "Content-Type": "application/octet-stream" },
-      body: bytes,
-    });
-    expectStatus(res, 201);
-    assert.equal(locationOf(res), `/v2/a/blobs/${digest}`);
-    assert.equal(res.headers.get("Docker-Content-Digest"), digest);
-    const get = await c.call("GET", `/v2/a/blobs/${digest}`);
-    expectStatus(get, 200);
-    equalBytes(get.body, bytes, "blob body");
-  });
+  uploads(
+    "single POST with ?digest= stores the blob: 201, Location, Docker-Content-Digest",
+    async () => {
+      const { c } = await fresh();
+      const bytes = configBlob("single-post");
+      const digest = digestOf(bytes);
+      expectError(await c.call("GET", `/v2/a/blobs/${digest}`), 404, "BLOB_UNKNOWN");
+      const res = await c.call("POST", `/v2/a/blobs/uploads/?digest=${digest}`, {
+        headers: { "Content-Type": "application/octet-stream" },
+        body: bytes,
+      });
+      expectStatus(res, 201);
+      assert.equal(locationOf(res), `/v2/a/blobs/${digest}`);
+      assert.equal(res.headers.get("Docker-Content-Digest"), digest);
+      const get = await c.call("GET", `/v2/a/blobs/${digest}`);
+      expectStatus(get, 200);
+      equalBytes(get.body, bytes, "blob body");
+    },
+  );
 
-  uploads("POST then monolithic PUT with the whole body: 201, Location, Docker-Content-Digest", async () => {
-    const { c } = await fresh();
-    const bytes = randomBytes(5000, 9);
-    const digest = digestOf(bytes);
-    const location = await startUpload(c, "a");
-    const res = await c.call("PUT", withQuery(location, { digest }), {
-      headers: { "Content-Type": "application/octet-stream" },
-      body: bytes,
-    });
-    expectStatus(res, 201);
-    assert.equal(locationOf(res), `/v2/a/blobs/${digest}`);
-    assert.equal(res.headers.get("Docker-Content-Digest"), digest);
-    equalBytes((await c.call("GET", `/v2/a/blobs/${digest}`)).body, bytes, "blob body");
-    // the session is over
-    expectError(await c.call("GET", location), 404, "BLOB_UPLOAD_UNKNOWN");
-  });
+  uploads(
+    "POST then monolithic PUT with the whole body: 201, Location, Docker-Content-Digest",
+    async () => {
+      const { c } = await fresh();
+      const bytes = randomBytes(5000, 9);
+      const digest = digestOf(bytes);
+      const location = await startUpload(c, "a");
+      const res = await c.call("PUT", withQuery(location, { digest }), {
+        headers: { "Content-Type": "application/octet-stream" },
+        body: bytes,
+      });
+      expectStatus(res, 201);
+      assert.equal(locationOf(res), `/v2/a/blobs/${digest}`);
+      assert.equal(res.headers.get("Docker-Content-Digest"), digest);
+      equalBytes((await c.call("GET", `/v2/a/blobs/${digest}`)).body, bytes, "blob body");
+      // the session is over
+      expectError(await c.call("GET", location), 404, "BLOB_UPLOAD_UNKNOWN");
+    },
+  );
 
-  uploads("streamed PATCH without Content-Range (stream body, no length) then PUT without body", async () => {
-    const { c } = await fresh();
-    const bytes = randomBytes(70000, 21);
-    const digest = digestOf(bytes);
-    const location = await startUpload(c, "a");
-    const first = await c.call("PATCH", location, {
-      headers: { "Content-Type": "application/octet-stream" },
-      body: streamOf([bytes.subarray(0, 1000), bytes.subarray(1000, 40000)]),
-    });
-    expectStatus(first, 202);
-    assert.equal(first.headers.get("Range"), "0-39999");
-    assert.ok(locationOf(first).startsWith("/v2/a/blobs/uploads/"));
-    const second = await c.call("PATCH", locationOf(first), { body: streamOf([bytes.subarray(40000)]) });
-    expectStatus(second, 202);
-    assert.equal(second.headers.get("Range"), "0-69999");
-    const put = await c.call("PUT", withQuery(locationOf(second), { digest }));
-    expectStatus(put, 201);
-    assert.equal(put.headers.get("Docker-Content-Digest"), digest);
-    equalBytes((await c.call("GET", `/v2/a/blobs/${digest}`)).body, bytes, "streamed blob");
-  });
+  uploads(
+    "streamed PATCH without Content-Range (stream body, no length) then PUT without body",
+    async () => {
+      const { c } = await fresh();
+      const bytes = randomBytes(70000, 21);
+      const digest = digestOf(bytes);
+      const location = await startUpload(c, "a");
+      const first = await c.call("PATCH", location, {
+        headers: { "Content-Type": "application/octet-stream" },
+        body: streamOf([bytes.subarray(0, 1000), bytes.subarray(1000, 40000)]),
+      });
+      expectStatus(first, 202);
+      assert.equal(first.headers.get("Range"), "0-39999");
+      assert.ok(locationOf(first).startsWith("/v2/a/blobs/uploads/"));
+      const second = await c.call("PATCH", locationOf(first), {
+        body: streamOf([bytes.subarray(40000)]),
+      });
+      expectStatus(second, 202);
+      assert.equal(second.headers.get("Range"), "0-69999");
+      const put = await c.call("PUT", withQuery(locationOf(second), { digest }));
+      expectStatus(put, 201);
+      assert.equal(put.headers.get("Docker-Content-Digest"), digest);
+      equalBytes((await c.call("GET", `/v2/a/blobs/${digest}`)).body, bytes, "streamed blob");
+    },
+  );
 
-  uploads("chunked PATCHes with Content-Range, GET status 204, PUT with the final chunk", async () => {
-    const { c } = await fresh();
-    const bytes = randomBytes(3000, 22);
-    const digest = digestOf(bytes);
-    let location = await startUpload(c, "a");
-    const one = await c.call("PATCH", location, {
-      headers: { "Content-Range": "0-999", "Content-Type": "application/octet-stream" },
-      body: bytes.subarray(0, 1000),
-    });
-    expectStatus(one, 202);
-    assert.equal(one.headers.get("Range"), "0-999");
-    location = locationOf(one);
-    const status = await c.call("GET", location);
-    expectStatus(status, 204);
-    assert.equal(status.headers.get("Range"), "0-999");
-    assert.ok(locationOf(status).startsWith("/v2/a/blobs/uploads/"));
-    const two = await c.call("PATCH", locationOf(status), {
-      headers: { "Content-Range": "1000-1999" },
-      body: bytes.subarray(1000, 2000),
-    });
-    expectStatus(two, 202);
-    assert.equal(two.headers.get("Range"), "0-1999");
-    const put = await c.call("PUT", withQuery(locationOf(two), { digest }), {
-      headers: { "Content-Range": "2000-2999" },
-      body: bytes.subarray(2000),
-    });
-    expectStatus(put, 201);
-    assert.equal(locationOf(put), `/v2/a/blobs/${digest}`);
-    equalBytes((await c.call("GET", `/v2/a/blobs/${digest}`)).body, bytes, "chunked blob");
-  });
+  uploads(
+    "chunked PATCHes with Content-Range, GET status 204, PUT with the final chunk",
+    async () => {
+      const { c } = await fresh();
+      const bytes = randomBytes(3000, 22);
+      const digest = digestOf(bytes);
+      let location = await startUpload(c, "a");
+      const one = await c.call("PATCH", location, {
+        headers: { "Content-Range": "0-999", "Content-Type": "application/octet-stream" },
+        body: bytes.subarray(0, 1000),
+      });
+      expectStatus(one, 202);
+      assert.equal(one.headers.get("Range"), "0-999");
+      location = locationOf(one);
+      const status = await c.call("GET", location);
+      expectStatus(status, 204);
+      assert.equal(status.headers.get("Range"), "0-999");
+      assert.ok(locationOf(status).startsWith("/v2/a/blobs/uploads/"));
+      const two = await c.call("PATCH", locationOf(status), {
+        headers: { "Content-Range": "1000-1999" },
+        body: bytes.subarray(1000, 2000),
+      });
+      expectStatus(two, 202);
+      assert.equal(two.headers.get("Range"), "0-1999");
+      const put = await c.call("PUT", withQuery(locationOf(two), { digest }), {
+        headers: { "Content-Range": "2000-2999" },
+        body: bytes.subarray(2000),
+      });
+      expectStatus(put, 201);
+      assert.equal(locationOf(put), `/v2/a/blobs/${digest}`);
+      equalBytes((await c.call("GET", `/v2/a/blobs/${digest}`)).body, bytes, "chunked blob");
+    },
+  );
 
   uploads("PUT may carry the final chunk without Content-Range", async () => {
     const { c } = await fresh();
@@ -570,51 +628,70 @@ export function protocolSuite(label: string, makeStorage: StorageFactory): void 
       body: bytes.subarray(0, 500),
     });
     expectStatus(one, 202);
-    const put = await c.call("PUT", withQuery(locationOf(one), { digest }), { body: bytes.subarray(500) });
+    const put = await c.call("PUT", withQuery(locationOf(one), { digest }), {
+      body: bytes.subarray(500),
+    });
     expectStatus(put, 201);
     equalBytes((await c.call("GET", `/v2/a/blobs/${digest}`)).body, bytes, "blob");
   });
 
-  uploads("out-of-order chunk recovery: 416 with Range, GET 204 with Range and Location, continue", async () => {
-    const { c } = await fresh();
-    const bytes = randomBytes(42, 24);
-    const digest = digestOf(bytes);
-    const chunk1 = bytes.subarray(0, 22);
-    const chunk2 = bytes.subarray(22);
-    // a second chunk before the first: 416
-    const early = await startUpload(c, "a");
-    const outOfOrder = await c.call("PATCH", early, {
-      headers: { "Content-Range": "22-41", "Content-Type": "application/octet-stream" },
-      body: chunk2,
-    });
-    expectError(outOfOrder, 416, ["RANGE_INVALID", "BLOB_UPLOAD_INVALID"]);
+  uploads(
+    "out-of-order chunk recovery: 416 with Range, GET 204 with Range and Location, continue",
+    async () => {
+      const { c } = await fresh();
+      const bytes = randomBytes(42, 24);
+      const digest = digestOf(bytes);
+      const chunk1 = bytes.subarray(0, 22);
+      const chunk2 = bytes.subarray(22);
+      // a second chunk before the first: 416
+      const early = await startUpload(c, "a");
+      const outOfOrder = await c.call("PATCH", early, {
+        headers: { "Content-Range": "22-41", "Content-Type": "application/octet-stream" },
+        body: chunk2,
+      });
+      expectError(outOfOrder, 416, ["RANGE_INVALID", "BLOB_UPLOAD_INVALID"]);
 
-    const first = await startUpload(c, "a");
-    const one = await c.call("PATCH", first, { headers: { "Content-Range": "0-21" }, body: chunk1 });
-    expectStatus(one, 202);
-    assert.equal(one.headers.get("Range"), "0-21");
-    // retrying chunk 1 on the first Location: 416, and the answer says where the session is
-    const retry = await c.call("PATCH", first, { headers: { "Content-Range": "0-21" }, body: chunk1 });
-    expectError(retry, 416, ["RANGE_INVALID", "BLOB_UPLOAD_INVALID"]);
-    assert.equal(retry.headers.get("Range"), "0-21", "a 416 on PATCH tells the range received");
-    // GET on the (stale) first Location: 204 with Range and a Location to continue from
-    const status = await c.call("GET", first);
-    expectStatus(status, 204);
-    assert.equal(status.headers.get("Range"), "0-21");
-    const two = await c.call("PATCH", locationOf(status), { headers: { "Content-Range": "22-41" }, body: chunk2 });
-    expectStatus(two, 202);
-    assert.equal(two.headers.get("Range"), "0-41");
-    const put = await c.call("PUT", withQuery(locationOf(two), { digest }), { headers: { "Content-Length": "0" } });
-    expectStatus(put, 201);
-    equalBytes((await c.call("GET", `/v2/a/blobs/${digest}`)).body, bytes, "recovered blob");
-  });
+      const first = await startUpload(c, "a");
+      const one = await c.call("PATCH", first, {
+        headers: { "Content-Range": "0-21" },
+        body: chunk1,
+      });
+      expectStatus(one, 202);
+      assert.equal(one.headers.get("Range"), "0-21");
+      // retrying chunk 1 on the first Location: 416, and the answer says where the session is
+      const retry = await c.call("PATCH", first, {
+        headers: { "Content-Range": "0-21" },
+        body: chunk1,
+      });
+      expectError(retry, 416, ["RANGE_INVALID", "BLOB_UPLOAD_INVALID"]);
+      assert.equal(retry.headers.get("Range"), "0-21", "a 416 on PATCH tells the range received");
+      // GET on the (stale) first Location: 204 with Range and a Location to continue from
+      const status = await c.call("GET", first);
+      expectStatus(status, 204);
+      assert.equal(status.headers.get("Range"), "0-21");
+      const two = await c.call("PATCH", locationOf(status), {
+        headers: { "Content-Range": "22-41" },
+        body: chunk2,
+      });
+      expectStatus(two, 202);
+      assert.equal(two.headers.get("Range"), "0-41");
+      const put = await c.call("PUT", withQuery(locationOf(two), { digest }), {
+        headers: { "Content-Length": "0" },
+      });
+      expectStatus(put, 201);
+      equalBytes((await c.call("GET", `/v2/a/blobs/${digest}`)).body, bytes, "recovered blob");
+    },
+  );
 
   uploads("out-of-order final chunk in PUT is 416 and nothing is stored", async () => {
     const { c } = await fresh();
     const bytes = randomBytes(100, 25);
     const digest = digestOf(bytes);
     const location = await startUpload(c, "a");
-    const one = await c.call("PATCH", location, { headers: { "Content-Range": "0-49" }, body: bytes.subarray(0, 50) });
+    const one = await c.call("PATCH", location, {
+      headers: { "Content-Range": "0-49" },
+      body: bytes.subarray(0, 50),
+    });
     expectStatus(one, 202);
     const put = await c.call("PUT", withQuery(locationOf(one), { digest }), {
       headers: { "Content-Range": "60-99" },
@@ -624,35 +701,161 @@ export function protocolSuite(label: string, makeStorage: StorageFactory): void 
     expectError(await c.call("GET", `/v2/a/blobs/${digest}`), 404, "BLOB_UNKNOWN");
   });
 
-  uploads("a body shorter or longer than its Content-Range is refused and not appended", async () => {
-    const { c } = await fresh();
-    const location = await startUpload(c, "a");
-    const short = await c.call("PATCH", location, { headers: { "Content-Range": "0-9" }, body: utf8("12345") });
-    if (short.status === 416) expectError(short, 416, ["RANGE_INVALID", "BLOB_UPLOAD_INVALID", "SIZE_INVALID"]);
-    else expectError(short, 400, ["SIZE_INVALID", "BLOB_UPLOAD_INVALID", "RANGE_INVALID"]);
-    const long = await c.call("PATCH", location, { headers: { "Content-Range": "0-2" }, body: utf8("12345") });
-    if (long.status === 416) expectError(long, 416, ["RANGE_INVALID", "BLOB_UPLOAD_INVALID", "SIZE_INVALID"]);
-    else expectError(long, 400, ["SIZE_INVALID", "BLOB_UPLOAD_INVALID", "RANGE_INVALID"]);
-    // whatever happened, nothing was appended: the session (if it still exists) is empty
-    const status = await c.call("GET", location);
-    if (status.status === 204) {
-      const range = status.headers.get("Range");
-      assert.ok(range === null || range === "0-0", `nothing appended, Range ${range}`);
-    } else expectError(status, 404, "BLOB_UPLOAD_UNKNOWN");
-  });
+  uploads(
+    "a body shorter or longer than its Content-Range is refused and not appended",
+    async () => {
+      const { c } = await fresh();
+      const location = await startUpload(c, "a");
+      const short = await c.call("PATCH", location, {
+        headers: { "Content-Range": "0-9" },
+        body: utf8("12345"),
+      });
+      if (short.status === 416) {
+        expectError(short, 416, [
+          "RANGE_INVALID",
+          "BLOB_UPLOAD_INVALID",
+          "SIZE_INVALID",
+        ]);
+      } else expectError(short, 400, ["SIZE_INVALID", "BLOB_UPLOAD_INVALID", "RANGE_INVALID"]);
+      const long = await c.call("PATCH", location, {
+        headers: { "Content-Range": "0-2" },
+        body: utf8("12345"),
+      });
+      if (long.status === 416) {
+        expectError(long, 416, [
+          "RANGE_INVALID",
+          "BLOB_UPLOAD_INVALID",
+          "SIZE_INVALID",
+        ]);
+      } else expectError(long, 400, ["SIZE_INVALID", "BLOB_UPLOAD_INVALID", "RANGE_INVALID"]);
+      // whatever happened, nothing was appended: the session (if it still exists) is empty
+      const status = await c.call("GET", location);
+      if (status.status === 204) {
+        const range = status.headers.get("Range");
+        assert.ok(range === null || range === "0-0", `nothing appended, Range ${range}`);
+      } else expectError(status, 404, "BLOB_UPLOAD_UNKNOWN");
+    },
+  );
 
-  uploads("wrong size: a final chunk whose Content-Range disagrees with its body is refused", async () => {
-    const { c } = await fresh();
-    const bytes = utf8("0123456789");
-    const digest = digestOf(bytes);
+  uploads(
+    "wrong size: a final chunk whose Content-Range disagrees with its body is refused",
+    async () => {
+      const { c } = await fresh();
+      const bytes = utf8("0123456789");
+      const digest = digestOf(bytes);
+      const location = await startUpload(c, "a");
+      const put = await c.call("PUT", withQuery(location, { digest }), {
+        headers: { "Content-Range": "0-19" },
+        body: bytes,
+      });
+      if (put.status === 416) {
+        expectError(put, 416, [
+          "RANGE_INVALID",
+          "BLOB_UPLOAD_INVALID",
+          "SIZE_INVALID",
+        ]);
+      } else expectError(put, 400, ["SIZE_INVALID", "BLOB_UPLOAD_INVALID", "RANGE_INVALID"]);
+      expectError(await c.call("GET", `/v2/a/blobs/${digest}`), 404, "BLOB_UNKNOWN");
+    },
+  );
+
+  uploads(
+    "a session survives a restart and moves between replicas (same storage, new registries)",
+    async () => {
+      const storage = await makeStorage();
+      const r1 = client(createRegistry({ storage }));
+      const r2 = client(createRegistry({ storage }));
+      const bytes = randomBytes(9000, 26);
+      const digest = digestOf(bytes);
+      const location = await startUpload(r1, "a");
+      const one = await r1.call("PATCH", location, {
+        headers: { "Content-Range": "0-2999" },
+        body: bytes.subarray(0, 3000),
+      });
+      expectStatus(one, 202);
+      const status = await r2.call("GET", locationOf(one));
+      expectStatus(status, 204);
+      assert.equal(status.headers.get("Range"), "0-2999");
+      const two = await r2.call("PATCH", locationOf(one), {
+        body: streamOf([bytes.subarray(3000, 6000)]),
+      });
+      expectStatus(two, 202);
+      assert.equal(two.headers.get("Range"), "0-5999");
+      const three = await r1.call("PATCH", locationOf(two), {
+        headers: { "Content-Range": "6000-8999" },
+        body: bytes.subarray(6000),
+      });
+      expectStatus(three, 202);
+      const restarted = client(createRegistry({ storage }));
+      const put = await restarted.call("PUT", withQuery(locationOf(three), { digest }));
+      expectStatus(put, 201);
+      equalBytes(
+        (await r1.call("GET", `/v2/a/blobs/${digest}`)).body,
+        bytes,
+        "blob pushed across replicas",
+      );
+    },
+  );
+
+  uploads(
+    "two concurrent PATCHes at the same offset: one 202, one 416, and the winner's bytes kept",
+    async () => {
+      const { c } = await fresh();
+      const location = await startUpload(c, "a");
+      const bodies = [randomBytes(1000, 27), randomBytes(1000, 28)];
+      const answers = await Promise.all(
+        bodies.map((body) =>
+          c.call("PATCH", location, {
+            headers: { "Content-Range": "0-999" },
+            body: streamOf([body.subarray(0, 500), body.subarray(500)]),
+          })
+        ),
+      );
+      assert.deepEqual(answers.map((a) => a.status).sort(), [202, 416]);
+      const winner = bodies[answers.findIndex((a) => a.status === 202)];
+      const status = await c.call("GET", location);
+      assert.equal(status.headers.get("Range"), "0-999");
+      const put = await c.call("PUT", withQuery(location, { digest: digestOf(winner) }));
+      expectStatus(put, 201);
+    },
+  );
+
+  uploads("a PATCH whose body fails midway appends nothing; the session continues", async () => {
+    const { c } = await fresh({ logger: { error: () => {} } });
+    const bytes = randomBytes(2000, 29);
     const location = await startUpload(c, "a");
-    const put = await c.call("PUT", withQuery(location, { digest }), {
-      headers: { "Content-Range": "0-19" },
-      body: bytes,
+    const one = await c.call("PATCH", location, {
+      headers: { "Content-Range": "0-999" },
+      body: bytes.subarray(0, 1000),
     });
-    if (put.status === 416) expectError(put, 416, ["RANGE_INVALID", "BLOB_UPLOAD_INVALID", "SIZE_INVALID"]);
-    else expectError(put, 400, ["SIZE_INVALID", "BLOB_UPLOAD_INVALID", "RANGE_INVALID"]);
-    expectError(await c.call("GET", `/v2/a/blobs/${digest}`), 404, "BLOB_UNKNOWN");
+    expectStatus(one, 202);
+    let sent = false;
+    const broken = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (!sent) {
+          sent = true;
+          controller.enqueue(bytes.subarray(1000, 1500));
+        } else controller.error(new Error("client went away"));
+      },
+    });
+    let failed = false;
+    try {
+      const res = await c.call("PATCH", locationOf(one), { body: broken });
+      assert.ok(res.status >= 400, `a broken body is not accepted: ${res.status}`);
+      failed = true;
+    } catch {
+      failed = true; // the runtime may surface the body error to the caller instead
+    }
+    assert.ok(failed);
+    const status = await c.call("GET", locationOf(one));
+    expectStatus(status, 204);
+    assert.equal(status.headers.get("Range"), "0-999", "nothing of the broken PATCH was appended");
+    const two = await c.call("PATCH", locationOf(status), {
+      headers: { "Content-Range": "1000-1999" },
+      body: bytes.subarray(1000),
+    });
+    expectStatus(two, 202);
+    expectStatus(await c.call("PUT", withQuery(locationOf(two), { digest: digestOf(bytes) })), 201);
   });
 
   uploads("PUT without ?digest= is 400 DIGEST_INVALID", async () => {
@@ -661,36 +864,46 @@ export function protocolSuite(label: string, makeStorage: StorageFactory): void 
     expectError(await c.call("PUT", location, { body: utf8("abc") }), 400, "DIGEST_INVALID");
   });
 
-  uploads("a session used under another repository name is BLOB_UPLOAD_UNKNOWN, and survives", async () => {
-    const { c } = await fresh();
-    const bytes = utf8("belongs to a");
-    const digest = digestOf(bytes);
-    const location = await startUpload(c, "a");
-    const elsewhere = location.replace(/^\/v2\/a\//, "/v2/b/");
-    assert.notEqual(elsewhere, location);
-    expectError(await c.call("GET", elsewhere), 404, "BLOB_UPLOAD_UNKNOWN");
-    expectError(await c.call("PATCH", elsewhere, { body: bytes }), 404, "BLOB_UPLOAD_UNKNOWN");
-    expectError(await c.call("PUT", withQuery(elsewhere, { digest }), { body: bytes }), 404, "BLOB_UPLOAD_UNKNOWN");
-    expectError(await c.call("DELETE", elsewhere), 404, "BLOB_UPLOAD_UNKNOWN");
-    expectError(await c.call("GET", `/v2/b/blobs/${digest}`), 404, "BLOB_UNKNOWN");
-    // still usable in a
-    const put = await c.call("PUT", withQuery(location, { digest }), { body: bytes });
-    expectStatus(put, 201);
-    expectError(await c.call("GET", `/v2/b/blobs/${digest}`), 404, "BLOB_UNKNOWN");
-  });
+  uploads(
+    "a session used under another repository name is BLOB_UPLOAD_UNKNOWN, and survives",
+    async () => {
+      const { c } = await fresh();
+      const bytes = utf8("belongs to a");
+      const digest = digestOf(bytes);
+      const location = await startUpload(c, "a");
+      const elsewhere = location.replace(/^\/v2\/a\//, "/v2/b/");
+      assert.notEqual(elsewhere, location);
+      expectError(await c.call("GET", elsewhere), 404, "BLOB_UPLOAD_UNKNOWN");
+      expectError(await c.call("PATCH", elsewhere, { body: bytes }), 404, "BLOB_UPLOAD_UNKNOWN");
+      expectError(
+        await c.call("PUT", withQuery(elsewhere, { digest }), { body: bytes }),
+        404,
+        "BLOB_UPLOAD_UNKNOWN",
+      );
+      expectError(await c.call("DELETE", elsewhere), 404, "BLOB_UPLOAD_UNKNOWN");
+      expectError(await c.call("GET", `/v2/b/blobs/${digest}`), 404, "BLOB_UNKNOWN");
+      // still usable in a
+      const put = await c.call("PUT", withQuery(location, { digest }), { body: bytes });
+      expectStatus(put, 201);
+      expectError(await c.call("GET", `/v2/b/blobs/${digest}`), 404, "BLOB_UNKNOWN");
+    },
+  );
 
-  uploads("unknown session ids are 404 BLOB_UPLOAD_UNKNOWN on GET, PATCH, PUT, DELETE", async () => {
-    const { c } = await fresh();
-    const path = "/v2/a/blobs/uploads/doesnotexist0123456789";
-    expectError(await c.call("GET", path), 404, "BLOB_UPLOAD_UNKNOWN");
-    expectError(await c.call("PATCH", path, { body: utf8("x") }), 404, "BLOB_UPLOAD_UNKNOWN");
-    expectError(
-      await c.call("PUT", withQuery(path, { digest: digestOf(utf8("x")) }), { body: utf8("x") }),
-      404,
-      "BLOB_UPLOAD_UNKNOWN",
-    );
-    expectError(await c.call("DELETE", path), 404, "BLOB_UPLOAD_UNKNOWN");
-  });
+  uploads(
+    "unknown session ids are 404 BLOB_UPLOAD_UNKNOWN on GET, PATCH, PUT, DELETE",
+    async () => {
+      const { c } = await fresh();
+      const path = "/v2/a/blobs/uploads/doesnotexist0123456789";
+      expectError(await c.call("GET", path), 404, "BLOB_UPLOAD_UNKNOWN");
+      expectError(await c.call("PATCH", path, { body: utf8("x") }), 404, "BLOB_UPLOAD_UNKNOWN");
+      expectError(
+        await c.call("PUT", withQuery(path, { digest: digestOf(utf8("x")) }), { body: utf8("x") }),
+        404,
+        "BLOB_UPLOAD_UNKNOWN",
+      );
+      expectError(await c.call("DELETE", path), 404, "BLOB_UPLOAD_UNKNOWN");
+    },
+  );
 
   uploads("cancel: DELETE on the session answers 204, then the session is 404", async () => {
     const { c } = await fresh();
@@ -700,13 +913,21 @@ export function protocolSuite(label: string, makeStorage: StorageFactory): void 
     const del = await c.call("DELETE", locationOf(one));
     expectStatus(del, 204);
     expectError(await c.call("GET", locationOf(one)), 404, "BLOB_UPLOAD_UNKNOWN");
-    expectError(await c.call("PATCH", locationOf(one), { body: utf8("more") }), 404, "BLOB_UPLOAD_UNKNOWN");
+    expectError(
+      await c.call("PATCH", locationOf(one), { body: utf8("more") }),
+      404,
+      "BLOB_UPLOAD_UNKNOWN",
+    );
     expectError(
       await c.call("PUT", withQuery(locationOf(one), { digest: digestOf(utf8("some bytes")) })),
       404,
       "BLOB_UPLOAD_UNKNOWN",
     );
-    expectError(await c.call("GET", `/v2/a/blobs/${digestOf(utf8("some bytes"))}`), 404, "BLOB_UNKNOWN");
+    expectError(
+      await c.call("GET", `/v2/a/blobs/${digestOf(utf8("some bytes"))}`),
+      404,
+      "BLOB_UNKNOWN",
+    );
   });
 
   uploads.run();
@@ -724,88 +945,133 @@ export function protocolSuite(label: string, makeStorage: StorageFactory): void 
     expectStatus(await c.call("HEAD", `/v2/${name}/blobs/${claimed}`), 404);
   }
 
-  badDigest("single POST ?digest= with the wrong digest: 400 DIGEST_INVALID, nothing visible", async () => {
-    const { c } = await fresh();
-    const res = await c.call("POST", `/v2/a/blobs/uploads/?digest=${claimed}`, { body: content });
-    expectError(res, 400, "DIGEST_INVALID");
-    await nothingVisible(c, "a");
-  });
+  badDigest(
+    "single POST ?digest= with the wrong digest: 400 DIGEST_INVALID, nothing visible",
+    async () => {
+      const { c } = await fresh();
+      const res = await c.call("POST", `/v2/a/blobs/uploads/?digest=${claimed}`, { body: content });
+      expectError(res, 400, "DIGEST_INVALID");
+      await nothingVisible(c, "a");
+    },
+  );
 
-  badDigest("POST then PUT with the body and the wrong digest: 400 DIGEST_INVALID, nothing visible", async () => {
-    const { c } = await fresh();
-    const location = await startUpload(c, "a");
-    expectError(await c.call("PUT", withQuery(location, { digest: claimed }), { body: content }), 400, "DIGEST_INVALID");
-    await nothingVisible(c, "a");
-  });
+  badDigest(
+    "POST then PUT with the body and the wrong digest: 400 DIGEST_INVALID, nothing visible",
+    async () => {
+      const { c } = await fresh();
+      const location = await startUpload(c, "a");
+      expectError(
+        await c.call("PUT", withQuery(location, { digest: claimed }), { body: content }),
+        400,
+        "DIGEST_INVALID",
+      );
+      await nothingVisible(c, "a");
+    },
+  );
 
-  badDigest("chunked PATCHes then PUT with the wrong digest: 400 DIGEST_INVALID, nothing visible", async () => {
-    const { c } = await fresh();
-    const location = await startUpload(c, "a");
-    const one = await c.call("PATCH", location, { headers: { "Content-Range": "0-2047" }, body: content.subarray(0, 2048) });
-    expectStatus(one, 202);
-    const two = await c.call("PATCH", locationOf(one), {
-      headers: { "Content-Range": "2048-4095" },
-      body: content.subarray(2048),
-    });
-    expectStatus(two, 202);
-    expectError(await c.call("PUT", withQuery(locationOf(two), { digest: claimed })), 400, "DIGEST_INVALID");
-    await nothingVisible(c, "a");
-  });
+  badDigest(
+    "chunked PATCHes then PUT with the wrong digest: 400 DIGEST_INVALID, nothing visible",
+    async () => {
+      const { c } = await fresh();
+      const location = await startUpload(c, "a");
+      const one = await c.call("PATCH", location, {
+        headers: { "Content-Range": "0-2047" },
+        body: content.subarray(0, 2048),
+      });
+      expectStatus(one, 202);
+      const two = await c.call("PATCH", locationOf(one), {
+        headers: { "Content-Range": "2048-4095" },
+        body: content.subarray(2048),
+      });
+      expectStatus(two, 202);
+      expectError(
+        await c.call("PUT", withQuery(locationOf(two), { digest: claimed })),
+        400,
+        "DIGEST_INVALID",
+      );
+      await nothingVisible(c, "a");
+    },
+  );
 
-  badDigest("chunked with the final chunk in the PUT and the wrong digest: 400 DIGEST_INVALID", async () => {
-    const { c } = await fresh();
-    const location = await startUpload(c, "a");
-    const one = await c.call("PATCH", location, { headers: { "Content-Range": "0-2047" }, body: content.subarray(0, 2048) });
-    expectStatus(one, 202);
-    const put = await c.call("PUT", withQuery(locationOf(one), { digest: claimed }), {
-      headers: { "Content-Range": "2048-4095" },
-      body: content.subarray(2048),
-    });
-    expectError(put, 400, "DIGEST_INVALID");
-    await nothingVisible(c, "a");
-  });
+  badDigest(
+    "chunked with the final chunk in the PUT and the wrong digest: 400 DIGEST_INVALID",
+    async () => {
+      const { c } = await fresh();
+      const location = await startUpload(c, "a");
+      const one = await c.call("PATCH", location, {
+        headers: { "Content-Range": "0-2047" },
+        body: content.subarray(0, 2048),
+      });
+      expectStatus(one, 202);
+      const put = await c.call("PUT", withQuery(locationOf(one), { digest: claimed }), {
+        headers: { "Content-Range": "2048-4095" },
+        body: content.subarray(2048),
+      });
+      expectError(put, 400, "DIGEST_INVALID");
+      await nothingVisible(c, "a");
+    },
+  );
 
-  badDigest("streamed PATCH (no Content-Range) then PUT with the wrong digest: 400 DIGEST_INVALID", async () => {
-    const { c } = await fresh();
-    const location = await startUpload(c, "a");
-    const one = await c.call("PATCH", location, { body: streamOf([content.subarray(0, 100), content.subarray(100)]) });
-    expectStatus(one, 202);
-    expectError(await c.call("PUT", withQuery(locationOf(one), { digest: claimed })), 400, "DIGEST_INVALID");
-    await nothingVisible(c, "a");
-  });
+  badDigest(
+    "streamed PATCH (no Content-Range) then PUT with the wrong digest: 400 DIGEST_INVALID",
+    async () => {
+      const { c } = await fresh();
+      const location = await startUpload(c, "a");
+      const one = await c.call("PATCH", location, {
+        body: streamOf([content.subarray(0, 100), content.subarray(100)]),
+      });
+      expectStatus(one, 202);
+      expectError(
+        await c.call("PUT", withQuery(locationOf(one), { digest: claimed })),
+        400,
+        "DIGEST_INVALID",
+      );
+      await nothingVisible(c, "a");
+    },
+  );
 
-  badDigest("a sha512 session finished with a wrong sha256 digest is 400 DIGEST_INVALID", async () => {
-    const { c } = await fresh();
-    const location = await startUpload(c, "a", "?digest-algorithm=sha512");
-    const one = await c.call("PATCH", location, { body: content });
-    expectStatus(one, 202);
-    expectError(await c.call("PUT", withQuery(locationOf(one), { digest: claimed })), 400, "DIGEST_INVALID");
-    await nothingVisible(c, "a");
-  });
+  badDigest(
+    "a sha512 session finished with a wrong sha256 digest is 400 DIGEST_INVALID",
+    async () => {
+      const { c } = await fresh();
+      const location = await startUpload(c, "a", "?digest-algorithm=sha512");
+      const one = await c.call("PATCH", location, { body: content });
+      expectStatus(one, 202);
+      expectError(
+        await c.call("PUT", withQuery(locationOf(one), { digest: claimed })),
+        400,
+        "DIGEST_INVALID",
+      );
+      await nothingVisible(c, "a");
+    },
+  );
 
   badDigest.run();
 
   // ───────────────────────────── mounts and visibility ─────────────────────────────
   const mounts = group("cross-repository mounts and per-repository visibility");
 
-  mounts("a blob pushed to a is 404 in b until mounted; mount answers 201 with Location", async () => {
-    const { c } = await fresh();
-    const bytes = randomBytes(1234, 41);
-    const digest = await pushBlob(c, "a", bytes);
-    expectError(await c.call("GET", `/v2/b/blobs/${digest}`), 404, "BLOB_UNKNOWN");
-    expectStatus(await c.call("HEAD", `/v2/b/blobs/${digest}`), 404);
-    const mount = await c.call("POST", `/v2/b/blobs/uploads/?mount=${digest}&from=a`);
-    expectStatus(mount, 201);
-    assert.equal(locationOf(mount), `/v2/b/blobs/${digest}`);
-    assert.equal(mount.headers.get("Docker-Content-Digest"), digest);
-    const get = await c.call("GET", locationOf(mount));
-    expectStatus(get, 200);
-    equalBytes(get.body, bytes, "mounted blob");
-    // deleting from a leaves b's copy
-    expectStatus(await c.call("DELETE", `/v2/a/blobs/${digest}`), 202);
-    expectError(await c.call("GET", `/v2/a/blobs/${digest}`), 404, "BLOB_UNKNOWN");
-    expectStatus(await c.call("GET", `/v2/b/blobs/${digest}`), 200);
-  });
+  mounts(
+    "a blob pushed to a is 404 in b until mounted; mount answers 201 with Location",
+    async () => {
+      const { c } = await fresh();
+      const bytes = randomBytes(1234, 41);
+      const digest = await pushBlob(c, "a", bytes);
+      expectError(await c.call("GET", `/v2/b/blobs/${digest}`), 404, "BLOB_UNKNOWN");
+      expectStatus(await c.call("HEAD", `/v2/b/blobs/${digest}`), 404);
+      const mount = await c.call("POST", `/v2/b/blobs/uploads/?mount=${digest}&from=a`);
+      expectStatus(mount, 201);
+      assert.equal(locationOf(mount), `/v2/b/blobs/${digest}`);
+      assert.equal(mount.headers.get("Docker-Content-Digest"), digest);
+      const get = await c.call("GET", locationOf(mount));
+      expectStatus(get, 200);
+      equalBytes(get.body, bytes, "mounted blob");
+      // deleting from a leaves b's copy
+      expectStatus(await c.call("DELETE", `/v2/a/blobs/${digest}`), 202);
+      expectError(await c.call("GET", `/v2/a/blobs/${digest}`), 404, "BLOB_UNKNOWN");
+      expectStatus(await c.call("GET", `/v2/b/blobs/${digest}`), 200);
+    },
+  );
 
   mounts("mount without from answers 202 with a usable session", async () => {
     const { c } = await fresh();
@@ -829,62 +1095,96 @@ export function protocolSuite(label: string, makeStorage: StorageFactory): void 
       expectStatus(res, 202);
       assert.ok(locationOf(res).startsWith("/v2/b/blobs/uploads/"), "the fallback session is in b");
       expectError(await c.call("GET", `/v2/b/blobs/${digest}`), 404, "BLOB_UNKNOWN");
-      expectStatus(await c.call("PUT", withQuery(locationOf(res), { digest }), { body: bytes }), 201);
+      expectStatus(
+        await c.call("PUT", withQuery(locationOf(res), { digest }), { body: bytes }),
+        201,
+      );
       expectStatus(await c.call("DELETE", `/v2/b/blobs/${digest}`), 202);
     }
   });
 
-  mounts("a malformed mount digest or from is 400 (DIGEST_INVALID / NAME_INVALID) or the 202 fallback", async () => {
-    const { c } = await fresh();
-    const digest = await pushBlob(c, "a", utf8("x"));
-    const malformed = await c.call("POST", "/v2/b/blobs/uploads/?mount=sha256:nothex&from=a");
-    if (malformed.status === 202) assert.ok(locationOf(malformed).startsWith("/v2/b/blobs/uploads/"));
-    else expectError(malformed, 400, "DIGEST_INVALID");
-    const res = await c.call("POST", `/v2/b/blobs/uploads/?mount=${digest}&from=Not..Valid`);
-    if (res.status === 202) assert.ok(locationOf(res).startsWith("/v2/b/blobs/uploads/"));
-    else expectError(res, 400, "NAME_INVALID");
-    expectError(await c.call("GET", `/v2/b/blobs/${digest}`), 404, "BLOB_UNKNOWN");
-  });
+  mounts(
+    "a malformed mount digest or from is 400 (DIGEST_INVALID / NAME_INVALID) or the 202 fallback",
+    async () => {
+      const { c } = await fresh();
+      const digest = await pushBlob(c, "a", utf8("x"));
+      const malformed = await c.call("POST", "/v2/b/blobs/uploads/?mount=sha256:nothex&from=a");
+      if (malformed.status === 202) {
+        assert.ok(locationOf(malformed).startsWith("/v2/b/blobs/uploads/"));
+      } else expectError(malformed, 400, "DIGEST_INVALID");
+      const res = await c.call("POST", `/v2/b/blobs/uploads/?mount=${digest}&from=Not..Valid`);
+      if (res.status === 202) assert.ok(locationOf(res).startsWith("/v2/b/blobs/uploads/"));
+      else expectError(res, 400, "NAME_INVALID");
+      expectError(await c.call("GET", `/v2/b/blobs/${digest}`), 404, "BLOB_UNKNOWN");
+    },
+  );
 
-  mounts("a manifest in b may not reference a blob only a holds: MANIFEST_BLOB_UNKNOWN", async () => {
-    const { c } = await fresh();
-    const image = await pushImageBlobs(c, "a", "vis");
-    const res = await putManifest(c, "b", image.manifest, "v1");
-    const errors = expectError(res, 400, "MANIFEST_BLOB_UNKNOWN");
-    assert.ok(
-      detailText(errors).includes(digestOf(image.config)) || detailText(errors).includes(digestOf(image.layer)),
-      "detail names a missing digest",
-    );
-    await pushManifest(c, "a", image.manifest, "v1");
-    expectError(await c.call("GET", `/v2/b/manifests/${image.manifest.digest}`), 404, ["MANIFEST_UNKNOWN", "NAME_UNKNOWN"]);
-  });
+  mounts(
+    "a manifest in b may not reference a blob only a holds: MANIFEST_BLOB_UNKNOWN",
+    async () => {
+      const { c } = await fresh();
+      const image = await pushImageBlobs(c, "a", "vis");
+      const res = await putManifest(c, "b", image.manifest, "v1");
+      const errors = expectError(res, 400, "MANIFEST_BLOB_UNKNOWN");
+      assert.ok(
+        detailText(errors).includes(digestOf(image.config)) ||
+          detailText(errors).includes(digestOf(image.layer)),
+        "detail names a missing digest",
+      );
+      await pushManifest(c, "a", image.manifest, "v1");
+      expectError(await c.call("GET", `/v2/b/manifests/${image.manifest.digest}`), 404, [
+        "MANIFEST_UNKNOWN",
+        "NAME_UNKNOWN",
+      ]);
+    },
+  );
 
   mounts.run();
 
   // ───────────────────────────── manifests ─────────────────────────────
   const manifests = group("manifests");
 
-  manifests("PUT by tag: 201, Location, Docker-Content-Digest; exact bytes and headers on GET and HEAD", async () => {
-    const { c } = await fresh();
-    const { manifest } = await pushImageBlobs(c, "a", "m1");
-    const put = await putManifest(c, "a", manifest, "v1");
-    expectStatus(put, 201);
-    assert.equal(put.headers.get("Docker-Content-Digest"), manifest.digest);
-    const location = locationOf(put);
-    assert.ok(location.startsWith("/v2/a/manifests/"), `Location ${location}`);
-    expectStatus(await c.call("GET", location), 200);
-    for (const ref of ["v1", manifest.digest]) {
-      for (const method of ["GET", "HEAD"]) {
-        const res = await c.call(method, `/v2/a/manifests/${ref}`, { headers: { Accept: OCI_MANIFEST } });
-        expectStatus(res, 200);
-        assert.equal(res.headers.get("Content-Type"), OCI_MANIFEST, `${method} ${ref} Content-Type`);
-        assert.equal(res.headers.get("Content-Length"), String(manifest.size), `${method} ${ref} Content-Length`);
-        assert.equal(res.headers.get("Docker-Content-Digest"), manifest.digest, `${method} ${ref} digest`);
-        assert.ok((res.headers.get("ETag") ?? "").includes(manifest.digest), `${method} ${ref} ETag`);
-        if (method === "GET") equalBytes(res.body, manifest.bytes, "exact manifest bytes");
+  manifests(
+    "PUT by tag: 201, Location, Docker-Content-Digest; exact bytes and headers on GET and HEAD",
+    async () => {
+      const { c } = await fresh();
+      const { manifest } = await pushImageBlobs(c, "a", "m1");
+      const put = await putManifest(c, "a", manifest, "v1");
+      expectStatus(put, 201);
+      assert.equal(put.headers.get("Docker-Content-Digest"), manifest.digest);
+      const location = locationOf(put);
+      assert.ok(location.startsWith("/v2/a/manifests/"), `Location ${location}`);
+      expectStatus(await c.call("GET", location), 200);
+      for (const ref of ["v1", manifest.digest]) {
+        for (const method of ["GET", "HEAD"]) {
+          const res = await c.call(method, `/v2/a/manifests/${ref}`, {
+            headers: { Accept: OCI_MANIFEST },
+          });
+          expectStatus(res, 200);
+          assert.equal(
+            res.headers.get("Content-Type"),
+            OCI_MANIFEST,
+            `${method} ${ref} Content-Type`,
+          );
+          assert.equal(
+            res.headers.get("Content-Length"),
+            String(manifest.size),
+            `${method} ${ref} Content-Length`,
+          );
+          assert.equal(
+            res.headers.get("Docker-Content-Digest"),
+            manifest.digest,
+            `${method} ${ref} digest`,
+          );
+          assert.ok(
+            (res.headers.get("ETag") ?? "").includes(manifest.digest),
+            `${method} ${ref} ETag`,
+          );
+          if (method === "GET") equalBytes(res.body, manifest.bytes, "exact manifest bytes");
+        }
       }
-    }
-  });
+    },
+  );
 
   manifests("PUT by digest stores it; the same bytes under several tags", async () => {
     const { c } = await fresh();
@@ -898,20 +1198,30 @@ export function protocolSuite(label: string, makeStorage: StorageFactory): void 
     assert.deepEqual(await tagsOf(c, "a"), ["test0", "test1", "test2", "test3"]);
   });
 
-  manifests("unknown manifests: 404 MANIFEST_UNKNOWN by tag and by digest, HEAD without body", async () => {
-    const { c } = await fresh();
-    await pushImage(c, "a", "m3", "v1");
-    const unknown = digestOf(utf8("nope"));
-    expectError(await c.call("GET", "/v2/a/manifests/v2"), 404, "MANIFEST_UNKNOWN");
-    expectError(await c.call("GET", `/v2/a/manifests/${unknown}`), 404, "MANIFEST_UNKNOWN");
-    expectError(await c.call("HEAD", "/v2/a/manifests/v2"), 404, "MANIFEST_UNKNOWN");
-    expectError(await c.call("GET", "/v2/unknown/repo/manifests/v1"), 404, ["MANIFEST_UNKNOWN", "NAME_UNKNOWN"]);
-  });
+  manifests(
+    "unknown manifests: 404 MANIFEST_UNKNOWN by tag and by digest, HEAD without body",
+    async () => {
+      const { c } = await fresh();
+      await pushImage(c, "a", "m3", "v1");
+      const unknown = digestOf(utf8("nope"));
+      expectError(await c.call("GET", "/v2/a/manifests/v2"), 404, "MANIFEST_UNKNOWN");
+      expectError(await c.call("GET", `/v2/a/manifests/${unknown}`), 404, "MANIFEST_UNKNOWN");
+      expectError(await c.call("HEAD", "/v2/a/manifests/v2"), 404, "MANIFEST_UNKNOWN");
+      expectError(await c.call("GET", "/v2/unknown/repo/manifests/v1"), 404, [
+        "MANIFEST_UNKNOWN",
+        "NAME_UNKNOWN",
+      ]);
+    },
+  );
 
   manifests("an invalid tag on GET/HEAD is 404 (conformance: .INVALID_MANIFEST_NAME)", async () => {
     const { c } = await fresh();
     await pushImage(c, "a", "m4", "v1");
-    expectError(await c.call("GET", "/v2/a/manifests/.INVALID_MANIFEST_NAME"), 404, "MANIFEST_UNKNOWN");
+    expectError(
+      await c.call("GET", "/v2/a/manifests/.INVALID_MANIFEST_NAME"),
+      404,
+      "MANIFEST_UNKNOWN",
+    );
     expectStatus(await c.call("HEAD", "/v2/a/manifests/.INVALID_MANIFEST_NAME"), 404);
   });
 
@@ -919,7 +1229,10 @@ export function protocolSuite(label: string, makeStorage: StorageFactory): void 
     const { c } = await fresh();
     const { manifest } = await pushImageBlobs(c, "a", "m5");
     for (const tag of [".hidden", "-dash", "a".repeat(129), "t%2Bplus"]) {
-      expectError(await putManifest(c, "a", manifest, tag), 400, ["TAG_INVALID", "MANIFEST_INVALID"]);
+      expectError(await putManifest(c, "a", manifest, tag), 400, [
+        "TAG_INVALID",
+        "MANIFEST_INVALID",
+      ]);
     }
     expectStatus(await putManifest(c, "a", manifest, "a".repeat(128)), 201);
     expectStatus(await putManifest(c, "a", manifest, "_x.Y-z"), 201);
@@ -934,14 +1247,23 @@ export function protocolSuite(label: string, makeStorage: StorageFactory): void 
     expectStatus(await c.call("GET", `/v2/a/manifests/${one.manifest.digest}`), 200);
   });
 
-  manifests("PUT by digest with the wrong digest is 400 DIGEST_INVALID and stores nothing", async () => {
-    const { c } = await fresh();
-    const { manifest } = await pushImageBlobs(c, "a", "m7");
-    const wrong = digestOf(utf8("another manifest"));
-    expectError(await putManifest(c, "a", manifest, wrong), 400, "DIGEST_INVALID");
-    expectError(await c.call("GET", `/v2/a/manifests/${wrong}`), 404, ["MANIFEST_UNKNOWN", "NAME_UNKNOWN"]);
-    expectError(await c.call("GET", `/v2/a/manifests/${manifest.digest}`), 404, ["MANIFEST_UNKNOWN", "NAME_UNKNOWN"]);
-  });
+  manifests(
+    "PUT by digest with the wrong digest is 400 DIGEST_INVALID and stores nothing",
+    async () => {
+      const { c } = await fresh();
+      const { manifest } = await pushImageBlobs(c, "a", "m7");
+      const wrong = digestOf(utf8("another manifest"));
+      expectError(await putManifest(c, "a", manifest, wrong), 400, "DIGEST_INVALID");
+      expectError(await c.call("GET", `/v2/a/manifests/${wrong}`), 404, [
+        "MANIFEST_UNKNOWN",
+        "NAME_UNKNOWN",
+      ]);
+      expectError(await c.call("GET", `/v2/a/manifests/${manifest.digest}`), 404, [
+        "MANIFEST_UNKNOWN",
+        "NAME_UNKNOWN",
+      ]);
+    },
+  );
 
   manifests("PUT by sha512 digest verifies with sha512", async () => {
     const { c } = await fresh();
@@ -953,35 +1275,56 @@ export function protocolSuite(label: string, makeStorage: StorageFactory): void 
     const get = await c.call("GET", `/v2/a/manifests/${d512}`);
     expectStatus(get, 200);
     equalBytes(get.body, manifest.bytes, "sha512 manifest");
-    expectError(await putManifest(c, "a", manifest, digestOf(utf8("x"), "sha512")), 400, "DIGEST_INVALID");
+    expectError(
+      await putManifest(c, "a", manifest, digestOf(utf8("x"), "sha512")),
+      400,
+      "DIGEST_INVALID",
+    );
   });
 
-  manifests("Content-Type round trip for every accepted type; HEAD has Content-Type and Content-Length", async () => {
-    const { c } = await fresh();
-    const dConfig = configBlob("docker");
-    const dLayer = randomBytes(500, 51);
-    await pushBlob(c, "a", dConfig);
-    await pushBlob(c, "a", dLayer);
-    const docker = dockerManifest(describe(DOCKER_CONFIG, dConfig), [describe(DOCKER_LAYER, dLayer)]);
-    const { manifest: oci } = await pushImageBlobs(c, "a", "rt");
-    const list = dockerManifestList([{ ...docker.descriptor, platform: { architecture: "amd64", os: "linux" } }]);
-    const index = ociIndex({ manifests: [{ ...oci.descriptor, platform: { architecture: "arm64", os: "linux" } }] });
-    const all: [string, BuiltManifest][] = [["docker", docker], ["oci", oci], ["list", list], ["index", index]];
-    for (const [tag, m] of all) {
-      const put = await pushManifest(c, "a", m, tag);
-      assert.equal(put.headers.get("Docker-Content-Digest"), m.digest, `${tag} digest`);
-    }
-    for (const [tag, m] of all) {
-      const get = await c.call("GET", `/v2/a/manifests/${tag}`);
-      expectStatus(get, 200);
-      assert.equal(get.headers.get("Content-Type"), m.mediaType, `${tag} Content-Type`);
-      equalBytes(get.body, m.bytes, `${tag} bytes`);
-      const head = await c.call("HEAD", `/v2/a/manifests/${m.digest}`);
-      assert.equal(head.headers.get("Content-Type"), m.mediaType, `${tag} HEAD Content-Type`);
-      assert.equal(head.headers.get("Content-Length"), String(m.size), `${tag} HEAD Content-Length`);
-      assert.equal(head.headers.get("Docker-Content-Digest"), m.digest, `${tag} HEAD digest`);
-    }
-  });
+  manifests(
+    "Content-Type round trip for every accepted type; HEAD has Content-Type and Content-Length",
+    async () => {
+      const { c } = await fresh();
+      const dConfig = configBlob("docker");
+      const dLayer = randomBytes(500, 51);
+      await pushBlob(c, "a", dConfig);
+      await pushBlob(c, "a", dLayer);
+      const docker = dockerManifest(describe(DOCKER_CONFIG, dConfig), [
+        describe(DOCKER_LAYER, dLayer),
+      ]);
+      const { manifest: oci } = await pushImageBlobs(c, "a", "rt");
+      const list = dockerManifestList([{
+        ...docker.descriptor,
+        platform: { architecture: "amd64", os: "linux" },
+      }]);
+      const index = ociIndex({
+        manifests: [{ ...oci.descriptor, platform: { architecture: "arm64", os: "linux" } }],
+      });
+      const all: [string, BuiltManifest][] = [["docker", docker], ["oci", oci], ["list", list], [
+        "index",
+        index,
+      ]];
+      for (const [tag, m] of all) {
+        const put = await pushManifest(c, "a", m, tag);
+        assert.equal(put.headers.get("Docker-Content-Digest"), m.digest, `${tag} digest`);
+      }
+      for (const [tag, m] of all) {
+        const get = await c.call("GET", `/v2/a/manifests/${tag}`);
+        expectStatus(get, 200);
+        assert.equal(get.headers.get("Content-Type"), m.mediaType, `${tag} Content-Type`);
+        equalBytes(get.body, m.bytes, `${tag} bytes`);
+        const head = await c.call("HEAD", `/v2/a/manifests/${m.digest}`);
+        assert.equal(head.headers.get("Content-Type"), m.mediaType, `${tag} HEAD Content-Type`);
+        assert.equal(
+          head.headers.get("Content-Length"),
+          String(m.size),
+          `${tag} HEAD Content-Length`,
+        );
+        assert.equal(head.headers.get("Docker-Content-Digest"), m.digest, `${tag} HEAD digest`);
+      }
+    },
+  );
 
   manifests("Content-Type parameters are ignored", async () => {
     const { c } = await fresh();
@@ -992,31 +1335,42 @@ export function protocolSuite(label: string, makeStorage: StorageFactory): void 
     assert.equal((get.headers.get("Content-Type") ?? "").split(";")[0].trim(), OCI_MANIFEST);
   });
 
-  manifests("unknown fields, the data field and a missing mediaType field are accepted (conformance fixtures)", async () => {
-    const { c } = await fresh();
-    const config = configBlob("fixtures");
-    const layer = randomBytes(100, 52);
-    await pushBlob(c, "a", config);
-    await pushBlob(c, "a", layer);
-    const b64 = btoa(String.fromCharCode(...config));
-    const withData = buildManifest({
-      schemaVersion: 2,
-      mediaType: OCI_MANIFEST,
-      config: {
-        ...describe(OCI_CONFIG, config),
-        data: b64,
-        newUnspecifiedField: btoa("hello world"),
-      },
-      layers: [describe(OCI_LAYER, layer)],
-    }, OCI_MANIFEST, "\t");
-    await pushManifest(c, "a", withData, "data");
-    const noMediaType = ociManifest({ mediaType: null, config: describe(OCI_CONFIG, config), layers: [] });
-    const put = await pushManifest(c, "a", noMediaType, "emptylayer");
-    assert.ok(put.headers.get("Location"));
-    const get = await c.call("GET", "/v2/a/manifests/emptylayer");
-    assert.equal(get.headers.get("Content-Type"), OCI_MANIFEST);
-    equalBytes(get.body, noMediaType.bytes, "manifest without mediaType");
-  });
+  manifests(
+    "unknown fields, the data field and a missing mediaType field are accepted (conformance fixtures)",
+    async () => {
+      const { c } = await fresh();
+      const config = configBlob("fixtures");
+      const layer = randomBytes(100, 52);
+      await pushBlob(c, "a", config);
+      await pushBlob(c, "a", layer);
+      const b64 = btoa(String.fromCharCode(...config));
+      const withData = buildManifest(
+        {
+          schemaVersion: 2,
+          mediaType: OCI_MANIFEST,
+          config: {
+            ...describe(OCI_CONFIG, config),
+            data: b64,
+            newUnspecifiedField: btoa("hello world"),
+          },
+          layers: [describe(OCI_LAYER, layer)],
+        },
+        OCI_MANIFEST,
+        "\t",
+      );
+      await pushManifest(c, "a", withData, "data");
+      const noMediaType = ociManifest({
+        mediaType: null,
+        config: describe(OCI_CONFIG, config),
+        layers: [],
+      });
+      const put = await pushManifest(c, "a", noMediaType, "emptylayer");
+      assert.ok(put.headers.get("Location"));
+      const get = await c.call("GET", "/v2/a/manifests/emptylayer");
+      assert.equal(get.headers.get("Content-Type"), OCI_MANIFEST);
+      equalBytes(get.body, noMediaType.bytes, "manifest without mediaType");
+    },
+  );
 
   manifests("Docker schema 2 manifest and manifest list", async () => {
     const { c } = await fresh();
@@ -1036,7 +1390,9 @@ export function protocolSuite(label: string, makeStorage: StorageFactory): void 
     ]);
     const put = await pushManifest(c, "lib/app", list, "1.0");
     assert.equal(put.headers.get("Docker-Content-Digest"), list.digest);
-    const get = await c.call("GET", "/v2/lib/app/manifests/1.0", { headers: { Accept: DOCKER_LIST } });
+    const get = await c.call("GET", "/v2/lib/app/manifests/1.0", {
+      headers: { Accept: DOCKER_LIST },
+    });
     assert.equal(get.headers.get("Content-Type"), DOCKER_LIST);
     equalBytes(get.body, list.bytes, "manifest list");
   });
@@ -1061,32 +1417,64 @@ export function protocolSuite(label: string, makeStorage: StorageFactory): void 
     const { c } = await fresh();
     const present = await pushImage(c, "a", "present");
     const absent = await pushImageBlobs(c, "a", "absent");
-    const index = ociIndex({ manifests: [present.manifest.descriptor, absent.manifest.descriptor] });
-    const errors = expectError(await putManifest(c, "a", index, "idx"), 400, "MANIFEST_BLOB_UNKNOWN");
-    assert.ok(detailText(errors).includes(absent.manifest.digest), `detail names ${absent.manifest.digest}`);
+    const index = ociIndex({
+      manifests: [present.manifest.descriptor, absent.manifest.descriptor],
+    });
+    const errors = expectError(
+      await putManifest(c, "a", index, "idx"),
+      400,
+      "MANIFEST_BLOB_UNKNOWN",
+    );
+    assert.ok(
+      detailText(errors).includes(absent.manifest.digest),
+      `detail names ${absent.manifest.digest}`,
+    );
     const list = dockerManifestList([absent.manifest.descriptor]);
-    const listErrors = expectError(await putManifest(c, "a", list, "list"), 400, "MANIFEST_BLOB_UNKNOWN");
+    const listErrors = expectError(
+      await putManifest(c, "a", list, "list"),
+      400,
+      "MANIFEST_BLOB_UNKNOWN",
+    );
     assert.ok(detailText(listErrors).includes(absent.manifest.digest));
     expectError(await c.call("GET", "/v2/a/manifests/idx"), 404, "MANIFEST_UNKNOWN");
   });
 
-  manifests("referenced blobs must exist: MANIFEST_BLOB_UNKNOWN with the digest in detail", async () => {
-    const { c } = await fresh();
-    const config = configBlob("mbu");
-    const layer = randomBytes(200, 54);
-    await pushBlob(c, "a", config);
-    const missingLayer = ociManifest({ config: describe(OCI_CONFIG, config), layers: [describe(OCI_LAYER, layer)] });
-    const e1 = expectError(await putManifest(c, "a", missingLayer, "v1"), 400, "MANIFEST_BLOB_UNKNOWN");
-    assert.ok(detailText(e1).includes(digestOf(layer)), "detail names the missing layer");
-    const otherConfig = configBlob("mbu-missing");
-    const missingConfig = ociManifest({ config: describe(OCI_CONFIG, otherConfig), layers: [] });
-    const e2 = expectError(await putManifest(c, "a", missingConfig, "v1"), 400, "MANIFEST_BLOB_UNKNOWN");
-    assert.ok(detailText(e2).includes(digestOf(otherConfig)), "detail names the missing config");
-    const docker = dockerManifest(describe(DOCKER_CONFIG, config), [describe(DOCKER_LAYER, layer)]);
-    const e3 = expectError(await putManifest(c, "a", docker, "v1"), 400, "MANIFEST_BLOB_UNKNOWN");
-    assert.ok(detailText(e3).includes(digestOf(layer)));
-    expectError(await c.call("GET", "/v2/a/manifests/v1"), 404, ["MANIFEST_UNKNOWN", "NAME_UNKNOWN"]);
-  });
+  manifests(
+    "referenced blobs must exist: MANIFEST_BLOB_UNKNOWN with the digest in detail",
+    async () => {
+      const { c } = await fresh();
+      const config = configBlob("mbu");
+      const layer = randomBytes(200, 54);
+      await pushBlob(c, "a", config);
+      const missingLayer = ociManifest({
+        config: describe(OCI_CONFIG, config),
+        layers: [describe(OCI_LAYER, layer)],
+      });
+      const e1 = expectError(
+        await putManifest(c, "a", missingLayer, "v1"),
+        400,
+        "MANIFEST_BLOB_UNKNOWN",
+      );
+      assert.ok(detailText(e1).includes(digestOf(layer)), "detail names the missing layer");
+      const otherConfig = configBlob("mbu-missing");
+      const missingConfig = ociManifest({ config: describe(OCI_CONFIG, otherConfig), layers: [] });
+      const e2 = expectError(
+        await putManifest(c, "a", missingConfig, "v1"),
+        400,
+        "MANIFEST_BLOB_UNKNOWN",
+      );
+      assert.ok(detailText(e2).includes(digestOf(otherConfig)), "detail names the missing config");
+      const docker = dockerManifest(describe(DOCKER_CONFIG, config), [
+        describe(DOCKER_LAYER, layer),
+      ]);
+      const e3 = expectError(await putManifest(c, "a", docker, "v1"), 400, "MANIFEST_BLOB_UNKNOWN");
+      assert.ok(detailText(e3).includes(digestOf(layer)));
+      expectError(await c.call("GET", "/v2/a/manifests/v1"), 404, [
+        "MANIFEST_UNKNOWN",
+        "NAME_UNKNOWN",
+      ]);
+    },
+  );
 
   manifests("non-distributable and foreign layers are not checked", async () => {
     const { c } = await fresh();
@@ -1117,7 +1505,11 @@ export function protocolSuite(label: string, makeStorage: StorageFactory): void 
       history: [{ v1Compatibility: "{}" }],
     }, DOCKER_SCHEMA1);
     for (const type of [DOCKER_SCHEMA1, DOCKER_SCHEMA1_SIGNED]) {
-      const errors = expectError(await putManifest(c, "a", schema1, "old", type), 400, "MANIFEST_INVALID");
+      const errors = expectError(
+        await putManifest(c, "a", schema1, "old", type),
+        400,
+        "MANIFEST_INVALID",
+      );
       assert.match(detailText(errors), /schema ?1|v1\+/i, "the error says schema 1 is refused");
     }
   });
@@ -1125,10 +1517,16 @@ export function protocolSuite(label: string, makeStorage: StorageFactory): void 
   manifests("invalid JSON and non-manifests are 400 MANIFEST_INVALID", async () => {
     const { c } = await fresh();
     for (const body of ["blablabla", "{", "[]", "null", '"text"']) {
-      const res = await c.call("PUT", "/v2/a/manifests/bad", { headers: { "Content-Type": OCI_MANIFEST }, body });
+      const res = await c.call("PUT", "/v2/a/manifests/bad", {
+        headers: { "Content-Type": OCI_MANIFEST },
+        body,
+      });
       expectError(res, 400, "MANIFEST_INVALID");
     }
-    const bad = await c.call("PUT", "/v2/a/manifests/bad", { headers: { "Content-Type": OCI_INDEX }, body: "{]" });
+    const bad = await c.call("PUT", "/v2/a/manifests/bad", {
+      headers: { "Content-Type": OCI_INDEX },
+      body: "{]",
+    });
     expectError(bad, 400, "MANIFEST_INVALID");
   });
 
@@ -1136,47 +1534,58 @@ export function protocolSuite(label: string, makeStorage: StorageFactory): void 
     const { c } = await fresh();
     const { manifest } = await pushImageBlobs(c, "a", "contra");
     expectError(await putManifest(c, "a", manifest, "v1", OCI_INDEX), 400, "MANIFEST_INVALID");
-    expectError(await putManifest(c, "a", manifest, "v1", DOCKER_MANIFEST), 400, "MANIFEST_INVALID");
+    expectError(
+      await putManifest(c, "a", manifest, "v1", DOCKER_MANIFEST),
+      400,
+      "MANIFEST_INVALID",
+    );
     const index = ociIndex({ manifests: [] });
     expectError(await putManifest(c, "a", index, "v1", OCI_MANIFEST), 400, "MANIFEST_INVALID");
   });
 
-  manifests("a 4 MiB manifest is accepted (and a 3.9 MB one); one byte more is 413 SIZE_INVALID", async () => {
-    const { c } = await fresh();
-    const { config } = await pushImageBlobs(c, "a", "big");
-    const sized = (size: number): BuiltManifest => {
-      const make = (pad: string) =>
-        ociManifest({ config: describe(OCI_CONFIG, config), layers: [], annotations: { pad } });
-      const baseSize = make("").size;
-      const m = make("x".repeat(size - baseSize));
-      assert.equal(m.size, size);
-      return m;
-    };
-    const m39 = sized(3_900_000);
-    await pushManifest(c, "a", m39, "big39");
-    const get = await c.call("GET", "/v2/a/manifests/big39");
-    expectStatus(get, 200);
-    equalBytes(get.body, m39.bytes, "3.9 MB manifest");
-    await pushManifest(c, "a", sized(4 * 1024 * 1024), "big4");
-    const over = sized(4 * 1024 * 1024 + 1);
-    expectError(await putManifest(c, "a", over, "big5"), 413, "SIZE_INVALID");
-    // a streamed body with no Content-Length is counted too
-    const streamed = await c.call("PUT", "/v2/a/manifests/big6", {
-      headers: { "Content-Type": OCI_MANIFEST },
-      body: streamOf([over.bytes.subarray(0, 1_000_000), over.bytes.subarray(1_000_000)]),
-    });
-    expectError(streamed, 413, "SIZE_INVALID");
-    expectError(await c.call("GET", "/v2/a/manifests/big5"), 404, "MANIFEST_UNKNOWN");
-    expectError(await c.call("GET", "/v2/a/manifests/big6"), 404, "MANIFEST_UNKNOWN");
-  });
+  manifests(
+    "a 4 MiB manifest is accepted (and a 3.9 MB one); one byte more is 413 SIZE_INVALID",
+    async () => {
+      const { c } = await fresh();
+      const { config } = await pushImageBlobs(c, "a", "big");
+      const sized = (size: number): BuiltManifest => {
+        const make = (pad: string) =>
+          ociManifest({ config: describe(OCI_CONFIG, config), layers: [], annotations: { pad } });
+        const baseSize = make("").size;
+        const m = make("x".repeat(size - baseSize));
+        assert.equal(m.size, size);
+        return m;
+      };
+      const m39 = sized(3_900_000);
+      await pushManifest(c, "a", m39, "big39");
+      const get = await c.call("GET", "/v2/a/manifests/big39");
+      expectStatus(get, 200);
+      equalBytes(get.body, m39.bytes, "3.9 MB manifest");
+      await pushManifest(c, "a", sized(4 * 1024 * 1024), "big4");
+      const over = sized(4 * 1024 * 1024 + 1);
+      expectError(await putManifest(c, "a", over, "big5"), 413, "SIZE_INVALID");
+      // a streamed body with no Content-Length is counted too
+      const streamed = await c.call("PUT", "/v2/a/manifests/big6", {
+        headers: { "Content-Type": OCI_MANIFEST },
+        body: streamOf([over.bytes.subarray(0, 1_000_000), over.bytes.subarray(1_000_000)]),
+      });
+      expectError(streamed, 413, "SIZE_INVALID");
+      expectError(await c.call("GET", "/v2/a/manifests/big5"), 404, "MANIFEST_UNKNOWN");
+      expectError(await c.call("GET", "/v2/a/manifests/big6"), 404, "MANIFEST_UNKNOWN");
+    },
+  );
 
   manifests("multi-tag PUT ?tag=a&tag=b answers OCI-Tag for each and sets them all", async () => {
     const { c } = await fresh();
     const { manifest } = await pushImageBlobs(c, "a", "multi");
-    const res = await c.call("PUT", `/v2/a/manifests/${manifest.digest}?tag=one&tag=two&tag=three`, {
-      headers: { "Content-Type": OCI_MANIFEST },
-      body: manifest.bytes,
-    });
+    const res = await c.call(
+      "PUT",
+      `/v2/a/manifests/${manifest.digest}?tag=one&tag=two&tag=three`,
+      {
+        headers: { "Content-Type": OCI_MANIFEST },
+        body: manifest.bytes,
+      },
+    );
     expectStatus(res, 201);
     const echoed = (res.headers.get("OCI-Tag") ?? "").split(/\s*,\s*/).filter(Boolean).sort();
     assert.deepEqual(echoed, ["one", "three", "two"]);
@@ -1193,21 +1602,24 @@ export function protocolSuite(label: string, makeStorage: StorageFactory): void 
     assert.ok(!(await tagsOf(c, "a")).includes("ok"), "no tag set when one tag is invalid");
   });
 
-  manifests("an artifact with empty config and a subject answers OCI-Subject (subject may be missing)", async () => {
-    const { c } = await fresh();
-    await pushBlob(c, "a", EMPTY_JSON);
-    const payload = utf8("signature bytes");
-    await pushBlob(c, "a", payload);
-    const missingSubject = digestOf(utf8("never pushed"));
-    const artifact = ociManifest({
-      artifactType: "application/vnd.example.signature",
-      config: describe(OCI_EMPTY, EMPTY_JSON),
-      layers: [describe("application/vnd.example.signature.v1", payload)],
-      subject: { mediaType: OCI_MANIFEST, digest: missingSubject, size: 123 },
-    });
-    const put = await pushManifest(c, "a", artifact);
-    assert.equal(put.headers.get("OCI-Subject"), missingSubject);
-  });
+  manifests(
+    "an artifact with empty config and a subject answers OCI-Subject (subject may be missing)",
+    async () => {
+      const { c } = await fresh();
+      await pushBlob(c, "a", EMPTY_JSON);
+      const payload = utf8("signature bytes");
+      await pushBlob(c, "a", payload);
+      const missingSubject = digestOf(utf8("never pushed"));
+      const artifact = ociManifest({
+        artifactType: "application/vnd.example.signature",
+        config: describe(OCI_EMPTY, EMPTY_JSON),
+        layers: [describe("application/vnd.example.signature.v1", payload)],
+        subject: { mediaType: OCI_MANIFEST, digest: missingSubject, size: 123 },
+      });
+      const put = await pushManifest(c, "a", artifact);
+      assert.equal(put.headers.get("OCI-Subject"), missingSubject);
+    },
+  );
 
   manifests.run();
 
@@ -1248,7 +1660,11 @@ export function protocolSuite(label: string, makeStorage: StorageFactory): void 
     });
     for (const m of [aConfig, aLayer, index]) {
       const put = await pushManifest(c, name, m);
-      assert.equal(put.headers.get("OCI-Subject"), subject.manifest.digest, "OCI-Subject before the subject exists");
+      assert.equal(
+        put.headers.get("OCI-Subject"),
+        subject.manifest.digest,
+        "OCI-Subject before the subject exists",
+      );
     }
     await pushManifest(c, name, subject.manifest, "tagtest0");
     await pushBlob(c, name, refB);
@@ -1281,62 +1697,88 @@ export function protocolSuite(label: string, makeStorage: StorageFactory): void 
     return { subject, ghost, aConfig, aLayer, index, bConfig, bLayer, cLayer };
   }
 
-  referrers("listing: every referrer with mediaType, digest, size, artifactType and annotations", async () => {
-    const { c } = await fresh();
-    const r = await referrerSetup(c, "a");
-    const { res, index } = await referrersOf(c, "a", r.subject.manifest.digest);
-    assert.equal(res.headers.get("OCI-Filters-Applied"), null, "no filter, no OCI-Filters-Applied");
-    const expected = [
-      [r.aConfig, OCI_MANIFEST, typeA, "test config a"],
-      [r.aLayer, OCI_MANIFEST, typeA, "test layer a"],
-      [r.index, OCI_INDEX, typeIndex, "test index"],
-      [r.bConfig, OCI_MANIFEST, typeB, "test config b"],
-      [r.bLayer, OCI_MANIFEST, typeB, "test layer b"],
-    ] as const;
-    assert.equal(index.manifests.length, 5);
-    for (const [m, mediaType, artifactType, annotation] of expected) {
-      const entry = index.manifests.find((d) => d.digest === m.digest);
-      assert.ok(entry, `referrer ${m.digest} listed`);
-      assert.equal(entry.mediaType, mediaType);
-      assert.equal(entry.size, m.size);
-      assert.equal(entry.artifactType, artifactType);
-      assert.deepEqual(entry.annotations, { [key]: annotation });
-    }
-  });
+  referrers(
+    "listing: every referrer with mediaType, digest, size, artifactType and annotations",
+    async () => {
+      const { c } = await fresh();
+      const r = await referrerSetup(c, "a");
+      const { res, index } = await referrersOf(c, "a", r.subject.manifest.digest);
+      assert.equal(
+        res.headers.get("OCI-Filters-Applied"),
+        null,
+        "no filter, no OCI-Filters-Applied",
+      );
+      const expected = [
+        [r.aConfig, OCI_MANIFEST, typeA, "test config a"],
+        [r.aLayer, OCI_MANIFEST, typeA, "test layer a"],
+        [r.index, OCI_INDEX, typeIndex, "test index"],
+        [r.bConfig, OCI_MANIFEST, typeB, "test config b"],
+        [r.bLayer, OCI_MANIFEST, typeB, "test layer b"],
+      ] as const;
+      assert.equal(index.manifests.length, 5);
+      for (const [m, mediaType, artifactType, annotation] of expected) {
+        const entry = index.manifests.find((d) => d.digest === m.digest);
+        assert.ok(entry, `referrer ${m.digest} listed`);
+        assert.equal(entry.mediaType, mediaType);
+        assert.equal(entry.size, m.size);
+        assert.equal(entry.artifactType, artifactType);
+        assert.deepEqual(entry.annotations, { [key]: annotation });
+      }
+    },
+  );
 
   referrers("?artifactType= filters and answers OCI-Filters-Applied: artifactType", async () => {
     const { c } = await fresh();
     const r = await referrerSetup(c, "a");
-    const { res, index } = await referrersOf(c, "a", r.subject.manifest.digest, `?artifactType=${encodeURIComponent(typeA)}`);
+    const { res, index } = await referrersOf(
+      c,
+      "a",
+      r.subject.manifest.digest,
+      `?artifactType=${encodeURIComponent(typeA)}`,
+    );
     assert.equal(res.headers.get("OCI-Filters-Applied"), "artifactType");
-    assert.deepEqual(index.manifests.map((d) => d.digest).sort(), [r.aConfig.digest, r.aLayer.digest].sort());
+    assert.deepEqual(
+      index.manifests.map((d) => d.digest).sort(),
+      [r.aConfig.digest, r.aLayer.digest].sort(),
+    );
     for (const d of index.manifests) assert.equal(d.annotations?.[key]?.endsWith(" a"), true);
-    const none = await referrersOf(c, "a", r.subject.manifest.digest, "?artifactType=application/x-none");
+    const none = await referrersOf(
+      c,
+      "a",
+      r.subject.manifest.digest,
+      "?artifactType=application/x-none",
+    );
     assert.equal(none.res.headers.get("OCI-Filters-Applied"), "artifactType");
     assert.equal(none.index.manifests.length, 0);
   });
 
-  referrers("a subject that was never pushed lists its dangling referrer; an unknown digest an empty index", async () => {
-    const { c } = await fresh();
-    const r = await referrerSetup(c, "a");
-    const ghost = await referrersOf(c, "a", r.ghost.manifest.digest);
-    assert.deepEqual(ghost.index.manifests.map((d) => d.digest), [r.cLayer.digest]);
-    const empty = await referrersOf(c, "a", digestOf(utf8("hello world")));
-    assert.equal(empty.index.manifests.length, 0);
-    const unknownRepo = await referrersOf(c, "never/seen", digestOf(utf8("hello world")));
-    assert.equal(unknownRepo.index.manifests.length, 0);
-  });
+  referrers(
+    "a subject that was never pushed lists its dangling referrer; an unknown digest an empty index",
+    async () => {
+      const { c } = await fresh();
+      const r = await referrerSetup(c, "a");
+      const ghost = await referrersOf(c, "a", r.ghost.manifest.digest);
+      assert.deepEqual(ghost.index.manifests.map((d) => d.digest), [r.cLayer.digest]);
+      const empty = await referrersOf(c, "a", digestOf(utf8("hello world")));
+      assert.equal(empty.index.manifests.length, 0);
+      const unknownRepo = await referrersOf(c, "never/seen", digestOf(utf8("hello world")));
+      assert.equal(unknownRepo.index.manifests.length, 0);
+    },
+  );
 
-  referrers("deleting a referrer removes it from the index; referrers are per repository", async () => {
-    const { c } = await fresh();
-    const r = await referrerSetup(c, "a");
-    expectStatus(await c.call("DELETE", `/v2/a/manifests/${r.bLayer.digest}`), 202);
-    const { index } = await referrersOf(c, "a", r.subject.manifest.digest);
-    assert.equal(index.manifests.length, 4);
-    assert.ok(!index.manifests.some((d) => d.digest === r.bLayer.digest));
-    const other = await referrersOf(c, "b", r.subject.manifest.digest);
-    assert.equal(other.index.manifests.length, 0, "repository b has no referrers");
-  });
+  referrers(
+    "deleting a referrer removes it from the index; referrers are per repository",
+    async () => {
+      const { c } = await fresh();
+      const r = await referrerSetup(c, "a");
+      expectStatus(await c.call("DELETE", `/v2/a/manifests/${r.bLayer.digest}`), 202);
+      const { index } = await referrersOf(c, "a", r.subject.manifest.digest);
+      assert.equal(index.manifests.length, 4);
+      assert.ok(!index.manifests.some((d) => d.digest === r.bLayer.digest));
+      const other = await referrersOf(c, "b", r.subject.manifest.digest);
+      assert.equal(other.index.manifests.length, 0, "repository b has no referrers");
+    },
+  );
 
   referrers("a referrer pushed by tag is indexed too; a sha512 subject digest works", async () => {
     const { c } = await fresh();
@@ -1351,7 +1793,10 @@ export function protocolSuite(label: string, makeStorage: StorageFactory): void 
     await pushManifest(c, "a", sig, "sha256-signature");
     const { index } = await referrersOf(c, "a", subject.manifest.digest);
     assert.deepEqual(index.manifests.map((d) => d.digest), [sig.digest]);
-    assert.equal(index.manifests[0].artifactType, "application/vnd.dev.cosign.artifact.sig.v1+json");
+    assert.equal(
+      index.manifests[0].artifactType,
+      "application/vnd.dev.cosign.artifact.sig.v1+json",
+    );
     const d512 = digestOf(utf8("x"), "sha512");
     assert.equal((await referrersOf(c, "a", d512)).index.manifests.length, 0);
   });
@@ -1382,52 +1827,63 @@ export function protocolSuite(label: string, makeStorage: StorageFactory): void 
     assert.equal(res.headers.get("Link"), null, "no Link without n");
   });
 
-  listing("paging with n and last, Link exactly </v2/<name>/tags/list?n=<n>&last=<tag>>; rel=\"next\"", async () => {
-    const { c } = await fresh();
-    await tagged(c, "lib/x", ["latest", "a", "_x", "B", "9", "10"]);
-    const pages: string[][] = [];
-    let path: string | undefined = "/v2/lib/x/tags/list?n=2";
-    const links: (string | null)[] = [];
-    while (path) {
-      const res = await c.call("GET", path);
-      expectStatus(res, 200);
-      pages.push((res.json() as { tags: string[] }).tags);
-      links.push(res.headers.get("Link"));
-      path = linkTarget(res);
-      assert.ok(pages.length < 10, "paging terminates");
-    }
-    assert.deepEqual(pages, [["10", "9"], ["B", "_x"], ["a", "latest"]]);
-    assert.deepEqual(links, [
-      '</v2/lib/x/tags/list?n=2&last=9>; rel="next"',
-      '</v2/lib/x/tags/list?n=2&last=_x>; rel="next"',
-      null,
-    ]);
-  });
+  listing(
+    'paging with n and last, Link exactly </v2/<name>/tags/list?n=<n>&last=<tag>>; rel="next"',
+    async () => {
+      const { c } = await fresh();
+      await tagged(c, "lib/x", ["latest", "a", "_x", "B", "9", "10"]);
+      const pages: string[][] = [];
+      let path: string | undefined = "/v2/lib/x/tags/list?n=2";
+      const links: (string | null)[] = [];
+      while (path) {
+        const res = await c.call("GET", path);
+        expectStatus(res, 200);
+        pages.push((res.json() as { tags: string[] }).tags);
+        links.push(res.headers.get("Link"));
+        path = linkTarget(res);
+        assert.ok(pages.length < 10, "paging terminates");
+      }
+      assert.deepEqual(pages, [["10", "9"], ["B", "_x"], ["a", "latest"]]);
+      assert.deepEqual(links, [
+        '</v2/lib/x/tags/list?n=2&last=9>; rel="next"',
+        '</v2/lib/x/tags/list?n=2&last=_x>; rel="next"',
+        null,
+      ]);
+    },
+  );
 
-  listing("tag paging edge cases: n=0, n beyond the end, last past the end, last between tags", async () => {
-    const { c } = await fresh();
-    await tagged(c, "a", ["test0", "test1", "test2", "test3"]);
-    const zero = await c.call("GET", "/v2/a/tags/list?n=0");
-    expectStatus(zero, 200);
-    assert.deepEqual((zero.json() as { tags: string[] }).tags ?? [], []);
-    assert.equal(zero.headers.get("Link"), null, "n=0: no Link");
-    const many = await c.call("GET", "/v2/a/tags/list?n=100");
-    assert.deepEqual((many.json() as { tags: string[] }).tags, ["test0", "test1", "test2", "test3"]);
-    assert.equal(many.headers.get("Link"), null);
-    const exact = await c.call("GET", "/v2/a/tags/list?n=4");
-    assert.equal((exact.json() as { tags: string[] }).tags.length, 4);
-    assert.equal(exact.headers.get("Link"), null, "no Link when nothing remains");
-    const past = await c.call("GET", "/v2/a/tags/list?last=zzz");
-    expectStatus(past, 200);
-    assert.deepEqual((past.json() as { tags: string[] }).tags ?? [], []);
-    const pastN = await c.call("GET", "/v2/a/tags/list?n=2&last=test3");
-    assert.deepEqual((pastN.json() as { tags: string[] }).tags ?? [], []);
-    assert.equal(pastN.headers.get("Link"), null);
-    const between = await c.call("GET", "/v2/a/tags/list?n=2&last=test0a");
-    assert.deepEqual((between.json() as { tags: string[] }).tags, ["test1", "test2"]);
-    const half = await c.call("GET", "/v2/a/tags/list?n=2&last=test1");
-    assert.deepEqual((half.json() as { tags: string[] }).tags, ["test2", "test3"]);
-  });
+  listing(
+    "tag paging edge cases: n=0, n beyond the end, last past the end, last between tags",
+    async () => {
+      const { c } = await fresh();
+      await tagged(c, "a", ["test0", "test1", "test2", "test3"]);
+      const zero = await c.call("GET", "/v2/a/tags/list?n=0");
+      expectStatus(zero, 200);
+      assert.deepEqual((zero.json() as { tags: string[] }).tags ?? [], []);
+      assert.equal(zero.headers.get("Link"), null, "n=0: no Link");
+      const many = await c.call("GET", "/v2/a/tags/list?n=100");
+      assert.deepEqual((many.json() as { tags: string[] }).tags, [
+        "test0",
+        "test1",
+        "test2",
+        "test3",
+      ]);
+      assert.equal(many.headers.get("Link"), null);
+      const exact = await c.call("GET", "/v2/a/tags/list?n=4");
+      assert.equal((exact.json() as { tags: string[] }).tags.length, 4);
+      assert.equal(exact.headers.get("Link"), null, "no Link when nothing remains");
+      const past = await c.call("GET", "/v2/a/tags/list?last=zzz");
+      expectStatus(past, 200);
+      assert.deepEqual((past.json() as { tags: string[] }).tags ?? [], []);
+      const pastN = await c.call("GET", "/v2/a/tags/list?n=2&last=test3");
+      assert.deepEqual((pastN.json() as { tags: string[] }).tags ?? [], []);
+      assert.equal(pastN.headers.get("Link"), null);
+      const between = await c.call("GET", "/v2/a/tags/list?n=2&last=test0a");
+      assert.deepEqual((between.json() as { tags: string[] }).tags, ["test1", "test2"]);
+      const half = await c.call("GET", "/v2/a/tags/list?n=2&last=test1");
+      assert.deepEqual((half.json() as { tags: string[] }).tags, ["test2", "test3"]);
+    },
+  );
 
   listing("malformed n is 400, never 500", async () => {
     const { c } = await fresh();
@@ -1436,20 +1892,26 @@ export function protocolSuite(label: string, makeStorage: StorageFactory): void 
       const res = await c.call("GET", `/v2/a/tags/list?n=${n}`);
       expectError(res, 400, ["PAGINATION_NUMBER_INVALID", "UNSUPPORTED"]);
     }
-    expectError(await c.call("GET", "/v2/_catalog?n=abc"), 400, ["PAGINATION_NUMBER_INVALID", "UNSUPPORTED"]);
+    expectError(await c.call("GET", "/v2/_catalog?n=abc"), 400, [
+      "PAGINATION_NUMBER_INVALID",
+      "UNSUPPORTED",
+    ]);
   });
 
-  listing("unknown repository: tags list 404 NAME_UNKNOWN; blobs alone do not make a repository known", async () => {
-    const { c } = await fresh();
-    expectError(await c.call("GET", "/v2/nobody/tags/list"), 404, "NAME_UNKNOWN");
-    await pushBlob(c, "blobsonly", utf8("x"));
-    expectError(await c.call("GET", "/v2/blobsonly/tags/list"), 404, "NAME_UNKNOWN");
-    const untagged = await pushImageBlobs(c, "untagged", "u");
-    await pushManifest(c, "untagged", untagged.manifest);
-    const res = await c.call("GET", "/v2/untagged/tags/list");
-    expectStatus(res, 200);
-    assert.deepEqual((res.json() as { tags: string[] | null }).tags ?? [], []);
-  });
+  listing(
+    "unknown repository: tags list 404 NAME_UNKNOWN; blobs alone do not make a repository known",
+    async () => {
+      const { c } = await fresh();
+      expectError(await c.call("GET", "/v2/nobody/tags/list"), 404, "NAME_UNKNOWN");
+      await pushBlob(c, "blobsonly", utf8("x"));
+      expectError(await c.call("GET", "/v2/blobsonly/tags/list"), 404, "NAME_UNKNOWN");
+      const untagged = await pushImageBlobs(c, "untagged", "u");
+      await pushManifest(c, "untagged", untagged.manifest);
+      const res = await c.call("GET", "/v2/untagged/tags/list");
+      expectStatus(res, 200);
+      assert.deepEqual((res.json() as { tags: string[] | null }).tags ?? [], []);
+    },
+  );
 
   listing("catalog lists repositories in byte order with n, last and Link", async () => {
     const { c } = await fresh();
@@ -1503,47 +1965,64 @@ export function protocolSuite(label: string, makeStorage: StorageFactory): void 
     expectError(await c.call("GET", "/v2/a/manifests/two"), 404, "MANIFEST_UNKNOWN");
     assert.deepEqual(await tagsOf(c, "a"), ["keep"]);
     expectStatus(await c.call("GET", `/v2/a/manifests/${keep.manifest.digest}`), 200);
-    expectError(await c.call("DELETE", `/v2/a/manifests/${manifest.digest}`), 404, "MANIFEST_UNKNOWN");
+    expectError(
+      await c.call("DELETE", `/v2/a/manifests/${manifest.digest}`),
+      404,
+      "MANIFEST_UNKNOWN",
+    );
   });
 
-  deletes("blob DELETE answers 202, then the blob is 404, a second DELETE 404 BLOB_UNKNOWN", async () => {
-    const { c } = await fresh();
-    const digest = await pushBlob(c, "a", utf8("delete me"));
-    expectStatus(await c.call("DELETE", `/v2/a/blobs/${digest}`), 202);
-    expectError(await c.call("GET", `/v2/a/blobs/${digest}`), 404, "BLOB_UNKNOWN");
-    expectStatus(await c.call("HEAD", `/v2/a/blobs/${digest}`), 404);
-    expectError(await c.call("DELETE", `/v2/a/blobs/${digest}`), 404, "BLOB_UNKNOWN");
-  });
+  deletes(
+    "blob DELETE answers 202, then the blob is 404, a second DELETE 404 BLOB_UNKNOWN",
+    async () => {
+      const { c } = await fresh();
+      const digest = await pushBlob(c, "a", utf8("delete me"));
+      expectStatus(await c.call("DELETE", `/v2/a/blobs/${digest}`), 202);
+      expectError(await c.call("GET", `/v2/a/blobs/${digest}`), 404, "BLOB_UNKNOWN");
+      expectStatus(await c.call("HEAD", `/v2/a/blobs/${digest}`), 404);
+      expectError(await c.call("DELETE", `/v2/a/blobs/${digest}`), 404, "BLOB_UNKNOWN");
+    },
+  );
 
   deletes.run();
 
   // ───────────────────────────── options ─────────────────────────────
   const options = group("options");
 
-  options("deletion: false → every DELETE of manifests and blobs is 405 UNSUPPORTED; content stays", async () => {
-    const { c } = await fresh({ deletion: false });
-    const { manifest, config } = await pushImage(c, "a", "nodel", "v1");
-    expectError(await c.call("DELETE", "/v2/a/manifests/v1"), 405, "UNSUPPORTED");
-    expectError(await c.call("DELETE", `/v2/a/manifests/${manifest.digest}`), 405, "UNSUPPORTED");
-    expectError(await c.call("DELETE", `/v2/a/blobs/${digestOf(config)}`), 405, "UNSUPPORTED");
-    expectStatus(await c.call("GET", "/v2/a/manifests/v1"), 200);
-    expectStatus(await c.call("GET", `/v2/a/blobs/${digestOf(config)}`), 200);
-  });
+  options(
+    "deletion: false → every DELETE of manifests and blobs is 405 UNSUPPORTED; content stays",
+    async () => {
+      const { c } = await fresh({ deletion: false });
+      const { manifest, config } = await pushImage(c, "a", "nodel", "v1");
+      expectError(await c.call("DELETE", "/v2/a/manifests/v1"), 405, "UNSUPPORTED");
+      expectError(await c.call("DELETE", `/v2/a/manifests/${manifest.digest}`), 405, "UNSUPPORTED");
+      expectError(await c.call("DELETE", `/v2/a/blobs/${digestOf(config)}`), 405, "UNSUPPORTED");
+      expectStatus(await c.call("GET", "/v2/a/manifests/v1"), 200);
+      expectStatus(await c.call("GET", `/v2/a/blobs/${digestOf(config)}`), 200);
+    },
+  );
 
-  options("referrers: false → the referrers API is 404 UNSUPPORTED and PUT sends no OCI-Subject", async () => {
-    const { c } = await fresh({ referrers: false });
-    await pushBlob(c, "a", EMPTY_JSON);
-    const subject = await pushImage(c, "a", "noref", "v1");
-    const artifact = ociManifest({
-      artifactType: "application/x-test",
-      config: describe(OCI_EMPTY, EMPTY_JSON),
-      layers: [describe(OCI_EMPTY, EMPTY_JSON)],
-      subject: subject.manifest.descriptor,
-    });
-    const put = await pushManifest(c, "a", artifact);
-    assert.equal(put.headers.get("OCI-Subject"), null);
-    expectError(await c.call("GET", `/v2/a/referrers/${subject.manifest.digest}`), 404, "UNSUPPORTED");
-  });
+  options(
+    "referrers: false → the referrers API is 404 UNSUPPORTED and PUT sends no OCI-Subject",
+    async () => {
+      const { c } = await fresh({ referrers: false });
+      await pushBlob(c, "a", EMPTY_JSON);
+      const subject = await pushImage(c, "a", "noref", "v1");
+      const artifact = ociManifest({
+        artifactType: "application/x-test",
+        config: describe(OCI_EMPTY, EMPTY_JSON),
+        layers: [describe(OCI_EMPTY, EMPTY_JSON)],
+        subject: subject.manifest.descriptor,
+      });
+      const put = await pushManifest(c, "a", artifact);
+      assert.equal(put.headers.get("OCI-Subject"), null);
+      expectError(
+        await c.call("GET", `/v2/a/referrers/${subject.manifest.digest}`),
+        404,
+        "UNSUPPORTED",
+      );
+    },
+  );
 
   options("readOnly: reads work, every write is 405 UNSUPPORTED saying read-only", async () => {
     const storage = await makeStorage();
@@ -1585,16 +2064,23 @@ export function protocolSuite(label: string, makeStorage: StorageFactory): void 
     expectError(await putManifest(c, "a", image, "img"), 400, "MANIFEST_BLOB_UNKNOWN");
   });
 
-  options("maxManifestSize: a manifest above the configured limit is 413 SIZE_INVALID", async () => {
-    const { c } = await fresh({ maxManifestSize: 2048 });
-    const { config } = await pushImageBlobs(c, "a", "limit");
-    const small = ociManifest({ config: describe(OCI_CONFIG, config), layers: [] });
-    assert.ok(small.size < 2048);
-    await pushManifest(c, "a", small, "small");
-    const big = ociManifest({ config: describe(OCI_CONFIG, config), layers: [], annotations: { pad: "x".repeat(3000) } });
-    expectError(await putManifest(c, "a", big, "big"), 413, "SIZE_INVALID");
-    expectError(await c.call("GET", "/v2/a/manifests/big"), 404, "MANIFEST_UNKNOWN");
-  });
+  options(
+    "maxManifestSize: a manifest above the configured limit is 413 SIZE_INVALID",
+    async () => {
+      const { c } = await fresh({ maxManifestSize: 2048 });
+      const { config } = await pushImageBlobs(c, "a", "limit");
+      const small = ociManifest({ config: describe(OCI_CONFIG, config), layers: [] });
+      assert.ok(small.size < 2048);
+      await pushManifest(c, "a", small, "small");
+      const big = ociManifest({
+        config: describe(OCI_CONFIG, config),
+        layers: [],
+        annotations: { pad: "x".repeat(3000) },
+      });
+      expectError(await putManifest(c, "a", big, "big"), 413, "SIZE_INVALID");
+      expectError(await c.call("GET", "/v2/a/manifests/big"), 404, "MANIFEST_UNKNOWN");
+    },
+  );
 
   options("basePath prefixes every route, Location and Link", async () => {
     const storage = await makeStorage();
@@ -1611,9 +2097,14 @@ export function protocolSuite(label: string, makeStorage: StorageFactory): void 
     assert.equal(locationOf(put), `/registry/v2/a/blobs/${digest}`);
     const config = configBlob("prefixed");
     const cfgDigest = digestOf(config);
-    const s2 = await c.call("POST", `/registry/v2/a/blobs/uploads/?digest=${cfgDigest}`, { body: config });
+    const s2 = await c.call("POST", `/registry/v2/a/blobs/uploads/?digest=${cfgDigest}`, {
+      body: config,
+    });
     expectStatus(s2, 201);
-    const m = ociManifest({ config: describe(OCI_CONFIG, config), layers: [describe(OCI_LAYER, bytes)] });
+    const m = ociManifest({
+      config: describe(OCI_CONFIG, config),
+      layers: [describe(OCI_LAYER, bytes)],
+    });
     for (const tag of ["t1", "t2", "t3"]) {
       const res = await c.call("PUT", `/registry/v2/a/manifests/${tag}`, {
         headers: { "Content-Type": OCI_MANIFEST },
@@ -1637,27 +2128,34 @@ export function protocolSuite(label: string, makeStorage: StorageFactory): void 
     expectError(await second.call("GET", location), 404, "BLOB_UPLOAD_UNKNOWN");
   });
 
-  options("logger: an unexpected storage failure is a 500 without internals, logged once", async () => {
-    const storage = await makeStorage();
-    const bind = <T extends object>(target: T, override: Record<string, unknown>): T =>
-      new Proxy(target, {
-        get(t, key) {
-          if (typeof key === "string" && key in override) return override[key];
-          const value = Reflect.get(t, key);
-          return typeof value === "function" ? value.bind(t) : value;
-        },
+  options(
+    "logger: an unexpected storage failure is a 500 without internals, logged once",
+    async () => {
+      const storage = await makeStorage();
+      const bind = <T extends object>(target: T, override: Record<string, unknown>): T =>
+        new Proxy(target, {
+          get(t, key) {
+            if (typeof key === "string" && key in override) return override[key];
+            const value = Reflect.get(t, key);
+            return typeof value === "function" ? value.bind(t) : value;
+          },
+        });
+      const failing = bind(storage, {
+        tags: bind(storage.tags, {
+          list: () => Promise.reject(new Error("secret-internal-detail")),
+        }),
       });
-    const failing = bind(storage, {
-      tags: bind(storage.tags, { list: () => Promise.reject(new Error("secret-internal-detail")) }),
-    });
-    const logged: unknown[] = [];
-    const c = client(createRegistry({ storage: failing, logger: { error: (e) => logged.push(e) } }));
-    const res = await c.call("GET", "/v2/a/tags/list");
-    expectStatus(res, 500);
-    assert.ok(!res.text.includes("secret-internal-detail"), "no internals in the body");
-    assert.ok(!res.text.includes(".ts:"), "no stack in the body");
-    assert.equal(logged.length, 1, "logged once");
-  });
+      const logged: unknown[] = [];
+      const c = client(
+        createRegistry({ storage: failing, logger: { error: (e) => logged.push(e) } }),
+      );
+      const res = await c.call("GET", "/v2/a/tags/list");
+      expectStatus(res, 500);
+      assert.ok(!res.text.includes("secret-internal-detail"), "no internals in the body");
+      assert.ok(!res.text.includes(".ts:"), "no stack in the body");
+      assert.equal(logged.length, 1, "logged once");
+    },
+  );
 
   options.run();
 
@@ -1681,77 +2179,108 @@ export function protocolSuite(label: string, makeStorage: StorageFactory): void 
     `${"a".repeat(200)}/${"b".repeat(56)}`,
   ];
 
-  grammar("invalid names are 400 NAME_INVALID on every endpoint, before storage is touched", async () => {
-    const { storage: inner } = await fresh();
-    const { storage, calls } = recording(inner);
-    const c = client(createRegistry({ storage }));
-    const digest = digestOf(utf8("x"));
-    for (const name of badNames) {
-      const requests: [string, string, Record<string, string>, Uint8Array | undefined][] = [
-        ["GET", `/v2/${name}/tags/list`, {}, undefined],
-        ["GET", `/v2/${name}/manifests/latest`, {}, undefined],
-        ["HEAD", `/v2/${name}/manifests/${digest}`, {}, undefined],
-        ["PUT", `/v2/${name}/manifests/latest`, { "Content-Type": OCI_MANIFEST }, utf8("{}")],
-        ["DELETE", `/v2/${name}/manifests/latest`, {}, undefined],
-        ["GET", `/v2/${name}/blobs/${digest}`, {}, undefined],
-        ["HEAD", `/v2/${name}/blobs/${digest}`, {}, undefined],
-        ["DELETE", `/v2/${name}/blobs/${digest}`, {}, undefined],
-        ["POST", `/v2/${name}/blobs/uploads/`, {}, undefined],
-        ["GET", `/v2/${name}/blobs/uploads/someid0123456789abc`, {}, undefined],
-        ["PATCH", `/v2/${name}/blobs/uploads/someid0123456789abc`, {}, utf8("x")],
-        ["GET", `/v2/${name}/referrers/${digest}`, {}, undefined],
-      ];
-      for (const [method, path, headers, body] of requests) {
-        const res = await c.call(method, path, { headers, body });
-        expectError(res, 400, "NAME_INVALID");
+  grammar(
+    "invalid names are 400 NAME_INVALID on every endpoint, before storage is touched",
+    async () => {
+      const { storage: inner } = await fresh();
+      const { storage, calls } = recording(inner);
+      const c = client(createRegistry({ storage }));
+      const digest = digestOf(utf8("x"));
+      for (const name of badNames) {
+        const requests: [string, string, Record<string, string>, Uint8Array | undefined][] = [
+          ["GET", `/v2/${name}/tags/list`, {}, undefined],
+          ["GET", `/v2/${name}/manifests/latest`, {}, undefined],
+          ["HEAD", `/v2/${name}/manifests/${digest}`, {}, undefined],
+          ["PUT", `/v2/${name}/manifests/latest`, { "Content-Type": OCI_MANIFEST }, utf8("{}")],
+          ["DELETE", `/v2/${name}/manifests/latest`, {}, undefined],
+          ["GET", `/v2/${name}/blobs/${digest}`, {}, undefined],
+          ["HEAD", `/v2/${name}/blobs/${digest}`, {}, undefined],
+          ["DELETE", `/v2/${name}/blobs/${digest}`, {}, undefined],
+          ["POST", `/v2/${name}/blobs/uploads/`, {}, undefined],
+          ["GET", `/v2/${name}/blobs/uploads/someid0123456789abc`, {}, undefined],
+          ["PATCH", `/v2/${name}/blobs/uploads/someid0123456789abc`, {}, utf8("x")],
+          ["GET", `/v2/${name}/referrers/${digest}`, {}, undefined],
+        ];
+        for (const [method, path, headers, body] of requests) {
+          const res = await c.call(method, path, { headers, body });
+          expectError(res, 400, "NAME_INVALID");
+        }
       }
-    }
-    assert.deepEqual(calls, [], "no storage call for an invalid name");
-  });
+      assert.deepEqual(calls, [], "no storage call for an invalid name");
+    },
+  );
 
-  grammar("valid unusual names work: a__b, a--b, a.b, 0, deep paths of 200 characters", async () => {
-    const { c } = await fresh();
-    for (const name of ["a__b", "a--b", "a.b-c_d", "0", "x/y/z/w", `${"a".repeat(99)}/${"b".repeat(100)}`]) {
-      await pushImage(c, name, `valid-${name}`, "v1");
-      const res = await c.call("GET", `/v2/${name}/tags/list`);
-      expectStatus(res, 200);
-      assert.equal((res.json() as { name: string }).name, name);
-    }
-  });
+  grammar(
+    "valid unusual names work: a__b, a--b, a.b, 0, deep paths of 200 characters",
+    async () => {
+      const { c } = await fresh();
+      for (
+        const name of [
+          "a__b",
+          "a--b",
+          "a.b-c_d",
+          "0",
+          "x/y/z/w",
+          `${"a".repeat(99)}/${"b".repeat(100)}`,
+        ]
+      ) {
+        await pushImage(c, name, `valid-${name}`, "v1");
+        const res = await c.call("GET", `/v2/${name}/tags/list`);
+        expectStatus(res, 200);
+        assert.equal((res.json() as { name: string }).name, name);
+      }
+    },
+  );
 
-  grammar("repositories named manifests, blobs, tags, a/b/c, x/blobs/uploads, referrers/manifests", async () => {
-    const { c } = await fresh();
-    for (const name of ["manifests", "blobs", "tags", "uploads", "a/b/c", "x/blobs/uploads", "referrers/manifests"]) {
-      const bytes = utf8(`layer of ${name}`);
-      const digest = digestOf(bytes);
-      const location = await startUpload(c, name);
-      assert.ok(location.startsWith(`/v2/${name}/blobs/uploads/`), `${name}: ${location}`);
-      const patch = await c.call("PATCH", location, { body: bytes });
-      expectStatus(patch, 202);
-      const status = await c.call("GET", locationOf(patch));
-      expectStatus(status, 204);
-      expectStatus(await c.call("PUT", withQuery(locationOf(status), { digest })), 201);
-      const head = await c.call("HEAD", `/v2/${name}/blobs/${digest}`);
-      expectStatus(head, 200);
-      const config = configBlob(name);
-      await pushBlob(c, name, config);
-      const m = ociManifest({ config: describe(OCI_CONFIG, config), layers: [describe(OCI_LAYER, bytes)] });
-      await pushManifest(c, name, m, "latest");
-      const get = await c.call("GET", `/v2/${name}/manifests/latest`);
-      expectStatus(get, 200);
-      equalBytes(get.body, m.bytes, `${name} manifest`);
-      const tags = await c.call("GET", `/v2/${name}/tags/list`);
-      assert.deepEqual(tags.json(), { name, tags: ["latest"] });
-      const refs = await referrersOf(c, name, m.digest);
-      assert.equal(refs.index.manifests.length, 0);
-      expectStatus(await c.call("DELETE", `/v2/${name}/manifests/latest`), 202);
-    }
-    const catalog = await c.call("GET", "/v2/_catalog");
-    const repositories = (catalog.json() as { repositories: string[] }).repositories;
-    for (const name of ["manifests", "blobs", "a/b/c", "x/blobs/uploads"]) {
-      assert.ok(repositories.includes(name), `catalog lists ${name}`);
-    }
-  });
+  grammar(
+    "repositories named manifests, blobs, tags, a/b/c, x/blobs/uploads, referrers/manifests",
+    async () => {
+      const { c } = await fresh();
+      for (
+        const name of [
+          "manifests",
+          "blobs",
+          "tags",
+          "uploads",
+          "a/b/c",
+          "x/blobs/uploads",
+          "referrers/manifests",
+        ]
+      ) {
+        const bytes = utf8(`layer of ${name}`);
+        const digest = digestOf(bytes);
+        const location = await startUpload(c, name);
+        assert.ok(location.startsWith(`/v2/${name}/blobs/uploads/`), `${name}: ${location}`);
+        const patch = await c.call("PATCH", location, { body: bytes });
+        expectStatus(patch, 202);
+        const status = await c.call("GET", locationOf(patch));
+        expectStatus(status, 204);
+        expectStatus(await c.call("PUT", withQuery(locationOf(status), { digest })), 201);
+        const head = await c.call("HEAD", `/v2/${name}/blobs/${digest}`);
+        expectStatus(head, 200);
+        const config = configBlob(name);
+        await pushBlob(c, name, config);
+        const m = ociManifest({
+          config: describe(OCI_CONFIG, config),
+          layers: [describe(OCI_LAYER, bytes)],
+        });
+        await pushManifest(c, name, m, "latest");
+        const get = await c.call("GET", `/v2/${name}/manifests/latest`);
+        expectStatus(get, 200);
+        equalBytes(get.body, m.bytes, `${name} manifest`);
+        const tags = await c.call("GET", `/v2/${name}/tags/list`);
+        assert.deepEqual(tags.json(), { name, tags: ["latest"] });
+        const refs = await referrersOf(c, name, m.digest);
+        assert.equal(refs.index.manifests.length, 0);
+        expectStatus(await c.call("DELETE", `/v2/${name}/manifests/latest`), 202);
+      }
+      const catalog = await c.call("GET", "/v2/_catalog");
+      const repositories = (catalog.json() as { repositories: string[] }).repositories;
+      for (const name of ["manifests", "blobs", "a/b/c", "x/blobs/uploads"]) {
+        assert.ok(repositories.includes(name), `catalog lists ${name}`);
+      }
+    },
+  );
 
   const badDigests = [
     "sha256:totallywrong",
@@ -1774,8 +2303,18 @@ export function protocolSuite(label: string, makeStorage: StorageFactory): void 
       expectError(await c.call("DELETE", `/v2/a/blobs/${d}`), 400, "DIGEST_INVALID");
       expectError(await c.call("GET", `/v2/a/referrers/${d}`), 400, "DIGEST_INVALID");
       const q = encodeURIComponent(d);
-      expectError(await c.call("POST", `/v2/a/blobs/uploads/?digest=${q}`, { body: utf8("x") }), 400, "DIGEST_INVALID");
-      expectError(await c.call("PUT", `${location}${location.includes("?") ? "&" : "?"}digest=${q}`, { body: utf8("x") }), 400, "DIGEST_INVALID");
+      expectError(
+        await c.call("POST", `/v2/a/blobs/uploads/?digest=${q}`, { body: utf8("x") }),
+        400,
+        "DIGEST_INVALID",
+      );
+      expectError(
+        await c.call("PUT", `${location}${location.includes("?") ? "&" : "?"}digest=${q}`, {
+          body: utf8("x"),
+        }),
+        400,
+        "DIGEST_INVALID",
+      );
     }
     for (const d of badDigests) {
       expectError(await c.call("GET", `/v2/a/manifests/${d}`), 400, "DIGEST_INVALID");
@@ -1785,7 +2324,10 @@ export function protocolSuite(label: string, makeStorage: StorageFactory): void 
     }
     // the session survived all of that
     const bytes = utf8("still fine");
-    expectStatus(await c.call("PUT", withQuery(location, { digest: digestOf(bytes) }), { body: bytes }), 201);
+    expectStatus(
+      await c.call("PUT", withQuery(location, { digest: digestOf(bytes) }), { body: bytes }),
+      201,
+    );
   });
 
   grammar("a known path with a wrong method is 405 UNSUPPORTED", async () => {
@@ -1813,7 +2355,10 @@ export function protocolSuite(label: string, makeStorage: StorageFactory): void 
     for (const path of ["/v2/a/unknown", "/v2/a/tags", "/v2/a/blobs", "/other"]) {
       const res = await c.call("GET", path);
       expectStatus(res, 404);
-      assert.ok(Array.isArray((res.json() as { errors: unknown[] }).errors), `${path}: JSON errors`);
+      assert.ok(
+        Array.isArray((res.json() as { errors: unknown[] }).errors),
+        `${path}: JSON errors`,
+      );
     }
   });
 
@@ -1830,11 +2375,21 @@ export function protocolSuite(label: string, makeStorage: StorageFactory): void 
     const start = await c.call("POST", `/v2/a/blobs/uploads/?${ns}`);
     expectStatus(start, 202);
     const bytes = utf8("with ns");
-    const put = await c.call("PUT", withQuery(locationOf(start), { digest: digestOf(bytes), ns: "example.com" }), {
-      body: bytes,
-    });
+    const put = await c.call(
+      "PUT",
+      withQuery(locationOf(start), { digest: digestOf(bytes), ns: "example.com" }),
+      {
+        body: bytes,
+      },
+    );
     expectStatus(put, 201);
-    expectStatus(await c.call("PUT", `/v2/a/manifests/v2?${ns}`, { headers: { "Content-Type": OCI_MANIFEST }, body: manifest.bytes }), 201);
+    expectStatus(
+      await c.call("PUT", `/v2/a/manifests/v2?${ns}`, {
+        headers: { "Content-Type": OCI_MANIFEST },
+        body: manifest.bytes,
+      }),
+      201,
+    );
   });
 
   grammar.run();
@@ -1851,18 +2406,29 @@ export function protocolSuite(label: string, makeStorage: StorageFactory): void 
     for (const blob of [...configs, layer]) {
       const start = await c.call("POST", `/v2/${name}/blobs/uploads/`);
       const put = await c.call("PUT", withQuery(locationOf(start), { digest: digestOf(blob) }), {
-        headers: { "Content-Type": "application/octet-stream", "Content-Length": String(blob.length) },
+        headers: {
+          "Content-Type": "application/octet-stream",
+          "Content-Length": String(blob.length),
+        },
         body: blob,
       });
       ok2xx(put);
     }
     const manifests = configs.map((cfg) =>
-      buildManifest({
-        schemaVersion: 2,
-        mediaType: OCI_MANIFEST,
-        config: { ...describe(OCI_CONFIG, cfg), data: btoa(String.fromCharCode(...cfg)), newUnspecifiedField: "aGVsbG8gd29ybGQ=" },
-        layers: [describe(OCI_LAYER, layer)],
-      }, OCI_MANIFEST, "\t")
+      buildManifest(
+        {
+          schemaVersion: 2,
+          mediaType: OCI_MANIFEST,
+          config: {
+            ...describe(OCI_CONFIG, cfg),
+            data: btoa(String.fromCharCode(...cfg)),
+            newUnspecifiedField: "aGVsbG8gd29ybGQ=",
+          },
+          layers: [describe(OCI_LAYER, layer)],
+        },
+        OCI_MANIFEST,
+        "\t",
+      )
     );
     ok2xx(await putManifest(c, name, manifests[0], "tagtest0"));
     ok2xx(await putManifest(c, name, manifests[1], manifests[1].digest));
@@ -1901,9 +2467,20 @@ export function protocolSuite(label: string, makeStorage: StorageFactory): void 
         const code = (res.json() as { errors: { code: string }[] }).errors[0].code;
         assert.ok(
           [
-            "BLOB_UNKNOWN", "BLOB_UPLOAD_INVALID", "BLOB_UPLOAD_UNKNOWN", "DIGEST_INVALID",
-            "MANIFEST_BLOB_UNKNOWN", "MANIFEST_INVALID", "MANIFEST_UNKNOWN", "MANIFEST_UNVERIFIED",
-            "NAME_INVALID", "NAME_UNKNOWN", "SIZE_INVALID", "TAG_INVALID", "UNAUTHORIZED", "DENIED",
+            "BLOB_UNKNOWN",
+            "BLOB_UPLOAD_INVALID",
+            "BLOB_UPLOAD_UNKNOWN",
+            "DIGEST_INVALID",
+            "MANIFEST_BLOB_UNKNOWN",
+            "MANIFEST_INVALID",
+            "MANIFEST_UNKNOWN",
+            "MANIFEST_UNVERIFIED",
+            "NAME_INVALID",
+            "NAME_UNKNOWN",
+            "SIZE_INVALID",
+            "TAG_INVALID",
+            "UNAUTHORIZED",
+            "DENIED",
             "UNSUPPORTED",
           ].includes(code),
           `OCI error code ${code}`,
@@ -1911,7 +2488,9 @@ export function protocolSuite(label: string, makeStorage: StorageFactory): void 
       }
     }
     // teardown: manifests before blobs
-    for (const m of manifests) expectStatus(await c.call("DELETE", `/v2/${name}/manifests/${m.digest}`), 202, 405);
+    for (const m of manifests) {
+      expectStatus(await c.call("DELETE", `/v2/${name}/manifests/${m.digest}`), 202, 405);
+    }
     for (const blob of [...configs, layer]) {
       expectStatus(await c.call("DELETE", `/v2/${name}/blobs/${digestOf(blob)}`), 202, 404, 405);
     }
@@ -1949,10 +2528,14 @@ export function protocolSuite(label: string, makeStorage: StorageFactory): void 
     const configs = [configBlob("push-0"), configBlob("push-1")];
     const dummy = digestOf(utf8("hello world"));
     expectStatus(await c.call("GET", `/v2/${name}/blobs/${dummy}`), 404);
-    const single = await c.call("POST", `/v2/${name}/blobs/uploads/?digest=${digestOf(configs[1])}`, {
-      headers: { "Content-Type": "application/octet-stream" },
-      body: configs[1],
-    });
+    const single = await c.call(
+      "POST",
+      `/v2/${name}/blobs/uploads/?digest=${digestOf(configs[1])}`,
+      {
+        headers: { "Content-Type": "application/octet-stream" },
+        body: configs[1],
+      },
+    );
     assert.ok(single.headers.get("Location"));
     expectStatus(single, 201, 202);
     const after = await c.call("GET", `/v2/${name}/blobs/${digestOf(configs[1])}`);
@@ -1973,7 +2556,9 @@ export function protocolSuite(label: string, makeStorage: StorageFactory): void 
     const blobB = randomBytes(42, 64);
     const chunk1 = blobB.subarray(0, 22);
     const chunk2 = blobB.subarray(22);
-    const c1 = await c.call("POST", `/v2/${name}/blobs/uploads/`, { headers: { "Content-Length": "0" } });
+    const c1 = await c.call("POST", `/v2/${name}/blobs/uploads/`, {
+      headers: { "Content-Length": "0" },
+    });
     assert.ok(c1.headers.get("Location"));
     expectStatus(
       await c.call("PATCH", locationOf(c1), {
@@ -1982,7 +2567,9 @@ export function protocolSuite(label: string, makeStorage: StorageFactory): void 
       }),
       416,
     );
-    const prev = await c.call("POST", `/v2/${name}/blobs/uploads/`, { headers: { "Content-Length": "0" } });
+    const prev = await c.call("POST", `/v2/${name}/blobs/uploads/`, {
+      headers: { "Content-Length": "0" },
+    });
     const p1 = await c.call("PATCH", locationOf(prev), {
       headers: { "Content-Type": "application/octet-stream", "Content-Range": "0-21" },
       body: chunk1,
@@ -2016,7 +2603,10 @@ export function protocolSuite(label: string, makeStorage: StorageFactory): void 
     const noFrom = await c.call("POST", `/v2/${cross}/blobs/uploads/?mount=${dummy}`);
     expectStatus(noFrom, 202);
     assert.ok(noFrom.headers.get("Location"));
-    const mount = await c.call("POST", `/v2/${cross}/blobs/uploads/?mount=${digestOf(blobA)}&from=${name}`);
+    const mount = await c.call(
+      "POST",
+      `/v2/${cross}/blobs/uploads/?mount=${digestOf(blobA)}&from=${name}`,
+    );
     expectStatus(mount, 201, 202);
     if (mount.status === 201) {
       assert.equal(locationOf(mount), `/v2/${cross}/blobs/${digestOf(blobA)}`);
@@ -2035,14 +2625,27 @@ export function protocolSuite(label: string, makeStorage: StorageFactory): void 
       assert.ok(res.headers.get("Location"));
       expectStatus(res, 201);
     }
-    const emptyLayer = ociManifest({ mediaType: null, config: describe(OCI_CONFIG, configs[1]), layers: [] });
+    const emptyLayer = ociManifest({
+      mediaType: null,
+      config: describe(OCI_CONFIG, configs[1]),
+      layers: [],
+    });
     const el = await putManifest(c, name, emptyLayer, "emptylayer");
     expectStatus(el, 201);
     assert.ok(el.headers.get("Location"));
-    expectStatus(await c.call("GET", `/v2/${name}/manifests/${m1.digest}`, { headers: { Accept: OCI_MANIFEST } }), 200);
+    expectStatus(
+      await c.call("GET", `/v2/${name}/manifests/${m1.digest}`, {
+        headers: { Accept: OCI_MANIFEST },
+      }),
+      200,
+    );
     const configType = ociManifest({ config: describe(typeA, refBlob), layers });
     ok2xx(await putManifest(c, name, configType));
-    const artifactType = ociManifest({ artifactType: typeB, config: describe(OCI_EMPTY, EMPTY_JSON), layers });
+    const artifactType = ociManifest({
+      artifactType: typeB,
+      config: describe(OCI_EMPTY, EMPTY_JSON),
+      layers,
+    });
     ok2xx(await putManifest(c, name, artifactType));
     ok2xx(await putManifest(c, name, m0, "tagtest0"));
     const index = ociIndex({
@@ -2052,17 +2655,32 @@ export function protocolSuite(label: string, makeStorage: StorageFactory): void 
     });
     const idxPut = await putManifest(c, name, index);
     ok2xx(idxPut);
-    const nested = ociIndex({ artifactType: typeIndex, manifests: [index.descriptor], annotations: { [key]: "test index" } });
+    const nested = ociIndex({
+      artifactType: typeIndex,
+      manifests: [index.descriptor],
+      annotations: { [key]: "test index" },
+    });
     ok2xx(await putManifest(c, name, nested));
     const missing = ociManifest({ config: describe(OCI_CONFIG, configBlob("push-3")), layers });
     await pushBlob(c, name, configBlob("push-3"));
-    const dangling = ociManifest({ config: describe(OCI_CONFIG, configs[0]), subject: missing.descriptor, layers });
+    const dangling = ociManifest({
+      config: describe(OCI_CONFIG, configs[0]),
+      subject: missing.descriptor,
+      layers,
+    });
     const dang = await putManifest(c, name, dangling);
     ok2xx(dang);
     assert.equal(dang.headers.get("OCI-Subject"), missing.digest);
     // teardown
     for (const m of [m1, configType, artifactType, emptyLayer]) {
-      expectStatus(await c.call("DELETE", `/v2/${name}/manifests/${m.digest}`), 200, 201, 202, 204, 405);
+      expectStatus(
+        await c.call("DELETE", `/v2/${name}/manifests/${m.digest}`),
+        200,
+        201,
+        202,
+        204,
+        405,
+      );
     }
     for (const blob of [configs[1], layer, EMPTY_JSON]) {
       expectStatus(await c.call("DELETE", `/v2/${name}/blobs/${digestOf(blob)}`), 202, 404, 405);
@@ -2095,8 +2713,15 @@ export function protocolSuite(label: string, makeStorage: StorageFactory): void 
     const listed = await referrersOf(c, name, r.subject.manifest.digest);
     assert.equal(listed.index.manifests.length, 5);
     assert.notEqual(listed.index.manifests[0].digest, listed.index.manifests[1].digest);
-    for (const d of listed.index.manifests) assert.equal(Object.keys(d.annotations ?? {}).length, 1);
-    const filtered = await referrersOf(c, name, r.subject.manifest.digest, `?artifactType=${typeA}`);
+    for (const d of listed.index.manifests) {
+      assert.equal(Object.keys(d.annotations ?? {}).length, 1);
+    }
+    const filtered = await referrersOf(
+      c,
+      name,
+      r.subject.manifest.digest,
+      `?artifactType=${typeA}`,
+    );
     assert.equal(filtered.res.headers.get("OCI-Filters-Applied"), "artifactType");
     assert.equal(filtered.index.manifests.length, 2);
     const dangling = await referrersOf(c, name, r.ghost.manifest.digest);
@@ -2104,11 +2729,26 @@ export function protocolSuite(label: string, makeStorage: StorageFactory): void 
     // teardown (the tag goes through the digest route's reference too)
     for (
       const ref of [
-        r.index.digest, shared.manifest.digest, r.subject.manifest.digest, r.aConfig.digest,
-        r.aLayer.digest, "tagtest0", r.bConfig.digest, r.bLayer.digest, r.cLayer.digest,
+        r.index.digest,
+        shared.manifest.digest,
+        r.subject.manifest.digest,
+        r.aConfig.digest,
+        r.aLayer.digest,
+        "tagtest0",
+        r.bConfig.digest,
+        r.bLayer.digest,
+        r.cLayer.digest,
       ]
     ) {
-      expectStatus(await c.call("DELETE", `/v2/${name}/manifests/${ref}`), 200, 201, 202, 204, 404, 405);
+      expectStatus(
+        await c.call("DELETE", `/v2/${name}/manifests/${ref}`),
+        200,
+        201,
+        202,
+        204,
+        404,
+        405,
+      );
     }
   });
 

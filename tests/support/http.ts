@@ -133,7 +133,11 @@ export interface OciError {
 export function expectError(res: Answer, status: number, codes: string | string[]): OciError[] {
   const allowed = Array.isArray(codes) ? codes : [codes];
   const where = `${res.method} ${res.path}`;
-  assert.equal(res.status, status, `${where}: status ${status} expected, got ${res.status}: ${res.text}`);
+  assert.equal(
+    res.status,
+    status,
+    `${where}: status ${status} expected, got ${res.status}: ${res.text}`,
+  );
   if (res.method === "HEAD") return [];
   assert.match(
     res.headers.get("Content-Type") ?? "",
@@ -147,7 +151,10 @@ export function expectError(res: Answer, status: number, codes: string | string[
     assert.fail(`${where}: error body is not JSON: ${res.text.slice(0, 200)}`);
   }
   const errors = (parsed as { errors?: unknown }).errors;
-  assert.ok(Array.isArray(errors) && errors.length > 0, `${where}: body has a non-empty errors array`);
+  assert.ok(
+    Array.isArray(errors) && errors.length > 0,
+    `${where}: body has a non-empty errors array`,
+  );
   const first = errors[0] as OciError;
   assert.ok(
     allowed.includes(first.code),

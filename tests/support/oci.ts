@@ -36,9 +36,11 @@ export const DOCKER_SCHEMA1_SIGNED = "application/vnd.docker.distribution.manife
 /** The two bytes `{}`. */
 export const EMPTY_JSON: Uint8Array = utf8("{}");
 /** Digest of `{}`. */
-export const EMPTY_JSON_DIGEST = "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a";
+export const EMPTY_JSON_DIGEST =
+  "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a";
 /** Digest of zero bytes. */
-export const EMPTY_DIGEST = "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+export const EMPTY_DIGEST =
+  "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 
 /**
  * UTF-8 bytes of a string.
