@@ -858,6 +858,57 @@ export function protocolSuite(label: string, makeStorage: StorageFactory): void 
     expectStatus(await c.call("PUT", withQuery(locationOf(two), { digest: digestOf(bytes) })), 201);
   });
 
+  uploads(
+    "a 12 MiB blob in uneven chunks (crossing 5 MiB part boundaries) reads back whole and in ranges",
+    async () => {
+      const { c } = await fresh();
+      const size = 12 * 1024 * 1024 + 17;
+      const bytes = randomBytes(size, 30);
+      const digest = digestOf(bytes);
+      let location = await startUpload(c, "big");
+      const cuts = [0, 3_000_001, 6_500_000, 6_500_001, 11_000_000, size];
+      for (let i = 0; i + 1 < cuts.length; i++) {
+        const res = await c.call("PATCH", location, {
+          headers: { "Content-Range": `${cuts[i]}-${cuts[i + 1] - 1}` },
+          body: bytes.subarray(cuts[i], cuts[i + 1]),
+        });
+        expectStatus(res, 202);
+        assert.equal(res.headers.get("Range"), `0-${cuts[i + 1] - 1}`);
+        location = locationOf(res);
+      }
+      expectStatus(await c.call("PUT", withQuery(location, { digest })), 201);
+      const head = await c.call("HEAD", `/v2/big/blobs/${digest}`);
+      assert.equal(head.headers.get("Content-Length"), String(size));
+      const part = 5 * 1024 * 1024;
+      for (
+        const [start, end] of [[part - 10, part + 10], [2 * part - 1, 2 * part], [
+          size - 20,
+          size - 1,
+        ]]
+      ) {
+        const res = await c.call("GET", `/v2/big/blobs/${digest}`, {
+          headers: { Range: `bytes=${start}-${end}` },
+        });
+        expectStatus(res, 206);
+        equalBytes(res.body, bytes.subarray(start, end + 1), `range ${start}-${end}`);
+      }
+      const whole = await c.call("GET", `/v2/big/blobs/${digest}`);
+      expectStatus(whole, 200);
+      assert.equal(digestOf(whole.body), digest, "whole body digest");
+    },
+  );
+
+  uploads("single POST with ?digest= and a streamed body (no length)", async () => {
+    const { c } = await fresh();
+    const bytes = randomBytes(100_000, 32);
+    const digest = digestOf(bytes);
+    const res = await c.call("POST", `/v2/a/blobs/uploads/?digest=${digest}`, {
+      body: streamOf([bytes.subarray(0, 10), bytes.subarray(10, 60_000), bytes.subarray(60_000)]),
+    });
+    expectStatus(res, 201);
+    equalBytes((await c.call("GET", `/v2/a/blobs/${digest}`)).body, bytes, "streamed single POST");
+  });
+
   uploads("PUT without ?digest= is 400 DIGEST_INVALID", async () => {
     const { c } = await fresh();
     const location = await startUpload(c, "a");
@@ -1139,6 +1190,25 @@ export function protocolSuite(label: string, makeStorage: StorageFactory): void 
     },
   );
 
+  mounts(
+    "an index in b may not reference manifests only a holds: MANIFEST_BLOB_UNKNOWN",
+    async () => {
+      const { c } = await fresh();
+      const image = await pushImage(c, "a", "idx-vis", "v1");
+      const index = ociIndex({ manifests: [image.manifest.descriptor] });
+      const errors = expectError(
+        await putManifest(c, "b", index, "v1"),
+        400,
+        "MANIFEST_BLOB_UNKNOWN",
+      );
+      assert.ok(
+        detailText(errors).includes(image.manifest.digest),
+        "detail names the missing manifest",
+      );
+      await pushManifest(c, "a", index, "v1-index");
+    },
+  );
+
   mounts.run();
 
   // ───────────────────────────── manifests ─────────────────────────────
@@ -1237,6 +1307,20 @@ export function protocolSuite(label: string, makeStorage: StorageFactory): void 
     expectStatus(await putManifest(c, "a", manifest, "a".repeat(128)), 201);
     expectStatus(await putManifest(c, "a", manifest, "_x.Y-z"), 201);
   });
+
+  manifests(
+    "PUT of the same manifest under the same tag again is 201 and changes nothing",
+    async () => {
+      const { c } = await fresh();
+      const image = await pushImage(c, "a", "again", "v1");
+      const res = await pushManifest(c, "a", image.manifest, "v1");
+      assert.equal(res.headers.get("Docker-Content-Digest"), image.manifest.digest);
+      await pushManifest(c, "a", image.manifest, image.manifest.digest);
+      assert.deepEqual(await tagsOf(c, "a"), ["v1"]);
+      const get = await c.call("GET", "/v2/a/manifests/v1");
+      equalBytes(get.body, image.manifest.bytes, "same bytes");
+    },
+  );
 
   manifests("a tag moves to a new manifest; the old one stays reachable by digest", async () => {
     const { c } = await fresh();
@@ -1750,6 +1834,31 @@ export function protocolSuite(label: string, makeStorage: StorageFactory): void 
     );
     assert.equal(none.res.headers.get("OCI-Filters-Applied"), "artifactType");
     assert.equal(none.index.manifests.length, 0);
+  });
+
+  referrers("an artifactType with + and / is matched after URL decoding", async () => {
+    const { c } = await fresh();
+    await pushBlob(c, "a", EMPTY_JSON);
+    const subject = await pushImage(c, "a", "plus-subject", "v1");
+    const type = "application/vnd.example.sbom.v1+json";
+    const sbom = ociManifest({
+      artifactType: type,
+      config: describe(OCI_EMPTY, EMPTY_JSON),
+      layers: [describe(OCI_EMPTY, EMPTY_JSON)],
+      subject: subject.manifest.descriptor,
+    });
+    const other = ociManifest({
+      artifactType: "application/vnd.example.sbom.v1",
+      config: describe(OCI_EMPTY, EMPTY_JSON),
+      layers: [describe(OCI_EMPTY, EMPTY_JSON)],
+      subject: subject.manifest.descriptor,
+    });
+    await pushManifest(c, "a", sbom);
+    await pushManifest(c, "a", other);
+    const q = `?artifactType=${encodeURIComponent(type)}`;
+    const { res, index } = await referrersOf(c, "a", subject.manifest.digest, q);
+    assert.equal(res.headers.get("OCI-Filters-Applied"), "artifactType");
+    assert.deepEqual(index.manifests.map((d) => d.digest), [sbom.digest]);
   });
 
   referrers(
