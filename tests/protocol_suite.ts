@@ -909,6 +909,34 @@ export function protocolSuite(label: string, makeStorage: StorageFactory): void 
     equalBytes((await c.call("GET", `/v2/a/blobs/${digest}`)).body, bytes, "streamed single POST");
   });
 
+  uploads("an unsupported ?digest-algorithm= is 400 DIGEST_INVALID", async () => {
+    const { c } = await fresh();
+    for (const algorithm of ["md5", "sha384", "SHA256", "blake3"]) {
+      const res = await c.call("POST", `/v2/a/blobs/uploads/?digest-algorithm=${algorithm}`);
+      expectError(res, 400, "DIGEST_INVALID");
+    }
+  });
+
+  uploads(
+    "a malformed Content-Range on PATCH is refused (400 BLOB_UPLOAD_INVALID or 416)",
+    async () => {
+      const { c } = await fresh();
+      const location = await startUpload(c, "a");
+      for (const range of ["abc", "5-3", "0-", "-4"]) {
+        const res = await c.call("PATCH", location, {
+          headers: { "Content-Range": range },
+          body: utf8("12345"),
+        });
+        if (res.status === 416) expectError(res, 416, ["RANGE_INVALID", "BLOB_UPLOAD_INVALID"]);
+        else expectError(res, 400, ["BLOB_UPLOAD_INVALID", "RANGE_INVALID"]);
+      }
+      const status = await c.call("GET", location);
+      expectStatus(status, 204);
+      const range = status.headers.get("Range");
+      assert.ok(range === null || range === "0-0", `nothing appended, Range ${range}`);
+    },
+  );
+
   uploads("PUT without ?digest= is 400 DIGEST_INVALID", async () => {
     const { c } = await fresh();
     const location = await startUpload(c, "a");
@@ -1319,6 +1347,42 @@ export function protocolSuite(label: string, makeStorage: StorageFactory): void 
       assert.deepEqual(await tagsOf(c, "a"), ["v1"]);
       const get = await c.call("GET", "/v2/a/manifests/v1");
       equalBytes(get.body, image.manifest.bytes, "same bytes");
+    },
+  );
+
+  manifests(
+    "schemaVersion other than 2 and malformed descriptors are 400 MANIFEST_INVALID",
+    async () => {
+      const { c } = await fresh();
+      const config = configBlob("malformed");
+      await pushBlob(c, "a", config);
+      const good = describe(OCI_CONFIG, config);
+      const bodies: unknown[] = [
+        { schemaVersion: 1, mediaType: OCI_MANIFEST, config: good, layers: [] },
+        { mediaType: OCI_MANIFEST, config: good, layers: [] },
+        { schemaVersion: 2, mediaType: OCI_MANIFEST, config: good, layers: {} },
+        { schemaVersion: 2, mediaType: OCI_MANIFEST, config: { ...good, size: "12" }, layers: [] },
+        {
+          schemaVersion: 2,
+          mediaType: OCI_MANIFEST,
+          config: { ...good, digest: "sha256:zz" },
+          layers: [],
+        },
+        { schemaVersion: 2, mediaType: OCI_MANIFEST, config: "nope", layers: [] },
+        { schemaVersion: 2, mediaType: OCI_INDEX, manifests: "nope" },
+      ];
+      for (const body of bodies) {
+        const type = (body as { mediaType: string }).mediaType;
+        const m = buildManifest(body, type);
+        expectError(await putManifest(c, "a", m, "bad"), 400, [
+          "MANIFEST_INVALID",
+          "MANIFEST_BLOB_UNKNOWN",
+        ]);
+      }
+      expectError(await c.call("GET", "/v2/a/manifests/bad"), 404, [
+        "MANIFEST_UNKNOWN",
+        "NAME_UNKNOWN",
+      ]);
     },
   );
 
@@ -2233,8 +2297,13 @@ export function protocolSuite(label: string, makeStorage: StorageFactory): void 
     await new Promise((resolve) => setTimeout(resolve, 30));
     const second = client(createRegistry({ storage, uploadTtlMs: 1 }));
     await startUpload(second, "a");
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    expectError(await second.call("GET", location), 404, "BLOB_UPLOAD_UNKNOWN");
+    // purging may run in the background: poll for up to 5 s
+    let res = await second.call("GET", location);
+    for (let i = 0; i < 100 && res.status !== 404; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      res = await second.call("GET", location);
+    }
+    expectError(res, 404, "BLOB_UPLOAD_UNKNOWN");
   });
 
   options(
