@@ -1,0 +1,99 @@
+/**
+ * Builds the npm package into `dist/`: esbuild transpiles `mod.ts` and every `lib/**\/*.ts` file to
+ * one ESM `.js` file each (relative `.ts` imports rewritten to `.js`, packages and `node:` builtins
+ * left as imports), then tsc writes the `.d.ts` declarations beside them.
+ *
+ * Run with `npm run build` (or `tsx tests/support/build.ts`).
+ *
+ * @module
+ */
+import { execFileSync } from "node:child_process";
+import { chmodSync, existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { dirname, join, relative, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { build, type Plugin } from "esbuild";
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
+const DIST = join(ROOT, "dist");
+/** The module the npm `fetch-registry` bin points at; it gets a node shebang. */
+const CLI = "lib/cli.js";
+
+/** Every `.ts` file under `dir` (recursively), relative to the repository root, sorted. */
+function tsFiles(dir: string): string[] {
+  const out: string[] = [];
+  for (const entry of readdirSync(join(ROOT, dir), { withFileTypes: true })) {
+    const path = `${dir}/${entry.name}`;
+    if (entry.isDirectory()) out.push(...tsFiles(path));
+    else if (entry.name.endsWith(".ts") && !entry.name.endsWith(".d.ts")) out.push(path);
+  }
+  return out.sort();
+}
+
+/** Every `.d.ts` file under the absolute directory `dir`, recursively. */
+function declarationFiles(dir: string): string[] {
+  const out: string[] = [];
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) out.push(...declarationFiles(path));
+    else if (entry.name.endsWith(".d.ts")) out.push(path);
+  }
+  return out;
+}
+
+/** Keeps every relative import as an import of the sibling output file, with a `.js` extension. */
+const relativeImportsAsJs: Plugin = {
+  name: "relative-imports-as-js",
+  setup(b) {
+    b.onResolve({ filter: /^\.\.?\// }, (args) => {
+      if (args.kind === "entry-point") return undefined;
+      return { path: args.path.replace(/\.ts$/, ".js"), external: true };
+    });
+  },
+};
+
+const started = performance.now();
+rmSync(DIST, { recursive: true, force: true });
+
+const entryPoints = ["mod.ts", ...tsFiles("lib")];
+await build({
+  absWorkingDir: ROOT,
+  entryPoints,
+  outdir: "dist",
+  outbase: ".",
+  bundle: true,
+  packages: "external",
+  external: ["node:*"],
+  format: "esm",
+  platform: "neutral",
+  target: "es2022",
+  charset: "utf8",
+  legalComments: "inline",
+  logLevel: "warning",
+  plugins: [relativeImportsAsJs],
+});
+
+const tsc = join(ROOT, "node_modules", ".bin", "tsc");
+execFileSync(tsc, ["-p", join(ROOT, "tests", "support", "tsconfig.build.json")], {
+  cwd: ROOT,
+  stdio: "inherit",
+});
+
+// tsc keeps `.ts` in relative specifiers of declaration files; npm consumers need `.js`.
+for (const file of declarationFiles(DIST)) {
+  const text = readFileSync(file, "utf8");
+  const rewritten = text.replace(
+    /((?:\bfrom|\bimport)\s*\(?\s*["'])(\.\.?\/[^"'\n]*?)\.ts(["'])/g,
+    "$1$2.js$3",
+  );
+  if (rewritten !== text) writeFileSync(file, rewritten);
+}
+
+const cli = join(DIST, CLI);
+if (existsSync(cli)) {
+  const text = readFileSync(cli, "utf8").replace(/^#!.*\n/, "");
+  writeFileSync(cli, `#!/usr/bin/env node\n${text}`);
+  chmodSync(cli, 0o755);
+}
+
+const ms = Math.round(performance.now() - started);
+console.log(`built ${entryPoints.length} modules into ${relative(ROOT, DIST)}/ in ${ms} ms`);

@@ -1,0 +1,216 @@
+/**
+ * The packed-tarball check: what npm users get is what is tested.
+ *
+ * Packs the built package (`npm pack`, after `npm run build`), installs the tarball into a fresh
+ * temporary project with npm, then, with plain `node` (no tsx, no TypeScript loader), imports
+ * `fetch-registry`, creates a registry, pushes a blob and a manifest and pulls them back through
+ * `fetch`. It also type-checks a small TypeScript consumer against the shipped `.d.ts` files, and
+ * runs the `fetch-registry` bin with `--help` when the package declares one.
+ *
+ * Run: `node tests/support/pack_check.mjs` (exits 0 when every step passed). Set KEEP_TMP=1 to keep
+ * the temporary directory.
+ *
+ * @module
+ */
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
+const pkg = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8"));
+const tmp = mkdtempSync(join(tmpdir(), "fetch-registry-pack-"));
+const npm = process.platform === "win32" ? "npm.cmd" : "npm";
+
+/**
+ * Runs a command; on failure prints its output and exits 1.
+ * @param {string} step what the command is for
+ * @param {string} cmd the program
+ * @param {string[]} args its arguments
+ * @param {string} cwd where to run it
+ * @returns {string} its standard output
+ */
+function run(step, cmd, args, cwd) {
+  const started = Date.now();
+  const r = spawnSync(cmd, args, {
+    cwd,
+    encoding: "utf8",
+    env: { ...process.env, NO_COLOR: "1", npm_config_update_notifier: "false" },
+    timeout: 300_000,
+  });
+  const ms = Date.now() - started;
+  if (r.status !== 0) {
+    console.log(`FAIL ${step}: ${cmd} ${args.join(" ")} (exit ${r.status ?? r.signal}, ${ms} ms)`);
+    if (r.error) console.log(String(r.error));
+    console.log(r.stdout);
+    console.log(r.stderr);
+    finish(1);
+  }
+  console.log(`ok   ${step} (${ms} ms)`);
+  return r.stdout;
+}
+
+/** @param {number} code exit code */
+function finish(code) {
+  if (process.env.KEEP_TMP) console.log(`kept ${tmp}`);
+  else rmSync(tmp, { recursive: true, force: true });
+  process.exit(code);
+}
+
+const entry = join(ROOT, "dist", "mod.js");
+if (!existsSync(entry)) {
+  console.log(`FAIL ${entry} is missing: run \`npm run build\` first`);
+  finish(1);
+}
+
+// 1. npm pack
+const packed = JSON.parse(
+  run("npm pack", npm, ["pack", "--json", "--pack-destination", tmp], ROOT),
+);
+const { filename, files, size } = packed[0];
+const shipped = files.map((f) => f.path);
+console.log(`     ${filename}: ${shipped.length} files, ${(size / 1024).toFixed(1)} kB packed`);
+for (const required of ["package.json", "dist/mod.js", "dist/mod.d.ts"]) {
+  if (!shipped.includes(required)) {
+    console.log(`FAIL the tarball lacks ${required}`);
+    finish(1);
+  }
+}
+const stray = shipped.filter((p) => /\.ts$/.test(p) && !p.endsWith(".d.ts"));
+if (stray.length) {
+  console.log(`FAIL the tarball ships TypeScript sources: ${stray.join(", ")}`);
+  finish(1);
+}
+const bins = typeof pkg.bin === "string" ? { [pkg.name]: pkg.bin } : (pkg.bin ?? {});
+for (const [name, path] of Object.entries(bins)) {
+  if (!shipped.includes(path.replace(/^\.\//, ""))) {
+    console.log(`FAIL bin ${name} points at ${path}, which the tarball does not contain`);
+    finish(1);
+  }
+}
+
+// 2. install the tarball into a fresh project
+const consumer = join(tmp, "consumer");
+run("mkdir", "mkdir", ["-p", consumer], tmp);
+writeFileSync(
+  join(consumer, "package.json"),
+  JSON.stringify({ name: "consumer", private: true, type: "module" }, null, 2),
+);
+run(
+  "npm install <tarball>",
+  npm,
+  [
+    "install",
+    "--no-audit",
+    "--no-fund",
+    "--no-package-lock",
+    "--prefer-offline",
+    join(tmp, filename),
+  ],
+  consumer,
+);
+
+// 3. plain node: import, create, push and pull through fetch
+writeFileSync(
+  join(consumer, "smoke.mjs"),
+  `import { createHash } from "node:crypto";
+import * as mod from "fetch-registry";
+
+const fail = (message) => { console.error(message); process.exit(1); };
+if (typeof mod.createRegistry !== "function") fail("createRegistry is not exported");
+const registry = mod.createRegistry();
+const origin = "http://registry.test";
+const sha256 = (bytes) => "sha256:" + createHash("sha256").update(bytes).digest("hex");
+const call = async (method, path, body, headers = {}) =>
+  await registry.fetch(new Request(origin + path, { method, body, headers }));
+
+const base = await call("GET", "/v2/");
+if (base.status !== 200) fail("GET /v2/ answered " + base.status);
+
+const blob = new TextEncoder().encode("hello from the packed tarball\\n");
+const digest = sha256(blob);
+const put = await call("POST", "/v2/smoke/test/blobs/uploads/?digest=" + digest, blob, {
+  "Content-Type": "application/octet-stream",
+  "Content-Length": String(blob.length),
+});
+if (put.status !== 201) fail("blob push answered " + put.status + ": " + (await put.text()));
+if (put.headers.get("Docker-Content-Digest") !== digest) fail("blob push: wrong Docker-Content-Digest");
+
+const got = await call("GET", "/v2/smoke/test/blobs/" + digest);
+const bytes = new Uint8Array(await got.arrayBuffer());
+if (got.status !== 200) fail("blob pull answered " + got.status);
+if (sha256(bytes) !== digest) fail("blob pull returned different bytes");
+
+const config = new TextEncoder().encode("{}");
+await call("POST", "/v2/smoke/test/blobs/uploads/?digest=" + sha256(config), config);
+const manifest = new TextEncoder().encode(JSON.stringify({
+  schemaVersion: 2,
+  mediaType: "application/vnd.oci.image.manifest.v1+json",
+  config: { mediaType: "application/vnd.oci.empty.v1+json", digest: sha256(config), size: 2 },
+  layers: [{ mediaType: "application/vnd.oci.image.layer.v1.tar", digest, size: blob.length }],
+}));
+const mput = await call("PUT", "/v2/smoke/test/manifests/v1", manifest, {
+  "Content-Type": "application/vnd.oci.image.manifest.v1+json",
+});
+if (mput.status !== 201) fail("manifest push answered " + mput.status + ": " + (await mput.text()));
+const mget = await call("GET", "/v2/smoke/test/manifests/v1", undefined, {
+  Accept: "application/vnd.oci.image.manifest.v1+json",
+});
+const mbytes = new Uint8Array(await mget.arrayBuffer());
+if (mget.status !== 200 || sha256(mbytes) !== sha256(manifest)) fail("manifest pull failed: " + mget.status);
+console.log("pushed and pulled " + digest + " and manifest " + sha256(manifest));
+`,
+);
+console.log(
+  run("node smoke.mjs (plain node, built package)", process.execPath, ["smoke.mjs"], consumer)
+    .trim().replace(/^/gm, "     "),
+);
+
+// 4. the shipped declarations type-check in a TypeScript consumer
+writeFileSync(
+  join(consumer, "check.ts"),
+  `import { createRegistry, type RegistryOptions } from "fetch-registry";
+const options: RegistryOptions = {};
+const registry = createRegistry(options);
+const response: Promise<Response> = registry.fetch(new Request("http://registry.test/v2/"));
+export { response };
+`,
+);
+writeFileSync(
+  join(consumer, "tsconfig.json"),
+  JSON.stringify(
+    {
+      compilerOptions: {
+        target: "ES2022",
+        module: "NodeNext",
+        moduleResolution: "NodeNext",
+        lib: ["ES2023", "DOM", "DOM.Iterable"],
+        strict: true,
+        noEmit: true,
+        typeRoots: [join(ROOT, "node_modules", "@types")],
+        types: ["node"],
+      },
+      files: ["check.ts"],
+    },
+    null,
+    2,
+  ),
+);
+run("tsc: a TypeScript consumer of the shipped .d.ts", join(ROOT, "node_modules", ".bin", "tsc"), [
+  "-p",
+  ".",
+], consumer);
+
+// 5. the bin, when there is one
+for (const name of Object.keys(bins)) {
+  run(
+    `${name} --help (installed bin)`,
+    join(consumer, "node_modules", ".bin", name),
+    ["--help"],
+    consumer,
+  );
+}
+
+console.log("pack check passed");
+finish(0);
