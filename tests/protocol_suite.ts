@@ -67,6 +67,13 @@
  *   mediaType field, the gzip layer, 42-byte random blobs split in two chunks) → "manifests: unknown
  *   fields and the data field are accepted", "conformance: ..." tests.
  *
+ * Choices where SPEC.md leaves room, following distribution: missing index/list children are
+ * 400 MANIFEST_BLOB_UNKNOWN (the spec's message for it is "manifest references a manifest or blob
+ * unknown to registry"; distribution answers the same), accepted with sparseIndexes; a mount with a
+ * malformed digest or `from` may fall back to a 202 session (distribution ignores both) or be a
+ * 400; a tag outside the grammar is 404 on GET/HEAD (the conformance suite requires it) and 400
+ * (TAG_INVALID or MANIFEST_INVALID) on PUT; malformed `n` is 400 PAGINATION_NUMBER_INVALID.
+ *
  * Beyond the conformance suite (SPEC.md, issue 2): the six range cases on a 2048-byte blob, ETag,
  * If-None-Match, Accept-Ranges, every bad-digest variant leaving nothing visible, sha512, cancel,
  * session bound to its repository, per-repository visibility, 4 MiB manifest limit, Docker schema 2
