@@ -27,6 +27,7 @@
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import process from "node:process";
@@ -330,6 +331,20 @@ async function runRuntime(
 // ---- Ceph RGW for the S3 tests ----
 
 let cephDir: string | undefined;
+let cephPorts: Record<string, string> = {};
+
+/** Whether nothing listens on these 127.0.0.1 ports. */
+async function portsFree(ports: number[]): Promise<boolean> {
+  for (const port of ports) {
+    const free = await new Promise<boolean>((done) => {
+      const server = createServer();
+      server.once("error", () => done(false));
+      server.listen(port, "127.0.0.1", () => server.close(() => done(true)));
+    });
+    if (!free) return false;
+  }
+  return true;
+}
 
 /** Starts Ceph RGW through tests/support/ceph.sh; returns the S3_* variables, or a reason. */
 async function startCeph(options: Options): Promise<Record<string, string> | string> {
@@ -340,9 +355,22 @@ async function startCeph(options: Options): Promise<Record<string, string> | str
   if (spawnSync("sh", ["-c", "command -v radosgw"]).status !== 0) {
     return "radosgw is not installed (apt-get install radosgw ceph-mon ceph-osd)";
   }
+  // Ports of our own, so that a cluster a developer left running on the defaults does not clash.
+  let base = 0;
+  for (let b = 9100; b <= 9900 && !base; b += 100) {
+    if (await portsFree([b + 1, b + 10, b + 20, b + 21, b + 22])) base = b;
+  }
+  if (!base) return "no free ports for Ceph between 9100 and 9999";
+  cephPorts = {
+    RGW_PORT: String(base + 1),
+    MON_PORT: String(base + 10),
+    MS_MIN: String(base + 20),
+    MS_MAX: String(base + 59),
+  };
   const dir = mkdtempSync(join(tmpdir(), "fetch-registry-ceph-"));
   cephDir = dir;
   const exit = await runProcess("bash", [script, "start", dir], {
+    env: cephPorts,
     timeoutMs: 180_000,
     keepGroup: true,
   });
@@ -360,6 +388,7 @@ function stopCeph(): void {
   const dir = cephDir;
   cephDir = undefined;
   spawnSync("bash", [join(ROOT, "tests", "support", "ceph.sh"), "stop", dir], {
+    env: { ...process.env, ...cephPorts },
     stdio: "ignore",
     timeout: 60_000,
   });

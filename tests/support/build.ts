@@ -73,10 +73,15 @@ await build({
 });
 
 const tsc = join(ROOT, "node_modules", ".bin", "tsc");
-execFileSync(tsc, ["-p", join(ROOT, "tests", "support", "tsconfig.build.json")], {
-  cwd: ROOT,
-  stdio: "inherit",
-});
+try {
+  execFileSync(tsc, ["-p", join(ROOT, "tests", "support", "tsconfig.build.json")], {
+    cwd: ROOT,
+    stdio: "inherit",
+  });
+} catch {
+  console.error("build failed: tsc could not emit the declarations without errors (see above)");
+  process.exit(1);
+}
 
 // tsc keeps `.ts` in relative specifiers of declaration files; npm consumers need `.js`.
 for (const file of declarationFiles(DIST)) {
