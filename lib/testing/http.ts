@@ -1,0 +1,101 @@
+/**
+ * The small HTTP layer the seeding and inspection helpers share: a fetch handler, a base URL to
+ * resolve paths against, and errors that say which request failed and why.
+ *
+ * @module
+ */
+
+/** Anything with a Web-standard `fetch(request)`: a registry, a test registry, a proxy. */
+export interface Fetcher {
+  /** Answer one request. */
+  fetch(request: Request): Promise<Response>;
+}
+
+/** Where seeding and inspection send their requests. */
+export interface Target {
+  /** The handler. */
+  fetcher: Fetcher;
+  /** The registry's mount prefix (`RegistryOptions.basePath`). Default "". */
+  basePath?: string;
+}
+
+/** The origin in-process requests are addressed to (the handler ignores the host). */
+export const IN_PROCESS_ORIGIN = "http://registry.test";
+
+/**
+ * A request the registry answered with an unexpected status, while seeding or inspecting.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   await seedManifest(registry, "app", { mediaType: "text/plain" }, { mediaType: "text/plain" });
+ * } catch (e) {
+ *   if (e instanceof RegistryResponseError) console.log(e.status, e.code); // 400 MANIFEST_INVALID
+ * }
+ * ```
+ */
+export class RegistryResponseError extends Error {
+  /** The request's method. */
+  readonly method: string;
+  /** The request's path and query. */
+  readonly path: string;
+  /** The response's status. */
+  readonly status: number;
+  /** The first OCI error code of the body, when it had one. */
+  readonly code: string | undefined;
+  /** The response body as text (empty for HEAD). */
+  readonly body: string;
+
+  /**
+   * @param method Request method.
+   * @param path Request path and query.
+   * @param status Response status.
+   * @param body Response body text.
+   */
+  constructor(method: string, path: string, status: number, body: string) {
+    let code: string | undefined;
+    let message = "";
+    try {
+      const parsed = JSON.parse(body) as { errors?: { code?: string; message?: string }[] };
+      code = parsed.errors?.[0]?.code;
+      message = parsed.errors?.[0]?.message ?? "";
+    } catch {
+      // not an OCI error body
+    }
+    super(`${method} ${path} answered ${status}${code ? ` ${code}` : ""}${message ? `: ${message}` : ""}`);
+    this.name = "RegistryResponseError";
+    this.method = method;
+    this.path = path;
+    this.status = status;
+    this.code = code;
+    this.body = body;
+  }
+}
+
+/** `/v2/<name>/...` under the target's mount prefix. */
+export function v2Path(target: Target, rest: string): string {
+  return `${(target.basePath ?? "").replace(/\/+$/, "")}/v2/${rest}`;
+}
+
+/**
+ * Send one request to the target; `path` is absolute (`/v2/...`) or a `Location` value (relative
+ * or absolute URL).
+ */
+export function send(target: Target, method: string, path: string, init: RequestInit = {}): Promise<Response> {
+  return target.fetcher.fetch(new Request(new URL(path, IN_PROCESS_ORIGIN), { ...init, method }));
+}
+
+/**
+ * Throw a {@link RegistryResponseError} unless `response.status` is one of `expected`; the body
+ * of a failed response is consumed.
+ */
+export async function expectStatus(
+  response: Response,
+  method: string,
+  path: string,
+  ...expected: number[]
+): Promise<Response> {
+  if (expected.includes(response.status)) return response;
+  const body = await response.text().catch(() => "");
+  throw new RegistryResponseError(method, path, response.status, body);
+}
