@@ -26,7 +26,7 @@
  * @module
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -294,15 +294,25 @@ function seconds(ms: number): string {
   return `${(ms / 1000).toFixed(1)} s`;
 }
 
-/** Runs every file on one runtime, one file at a time. */
+/** Whether a test file may talk to S3 (it then waits for Ceph to be up). */
+function needsS3(file: string): boolean {
+  return /s3/i.test(readFileSync(join(ROOT, file), "utf8"));
+}
+
+/**
+ * Runs every file on one runtime, one file at a time: first the files that do not need S3, then
+ * (once `s3Env` resolves, i.e. Ceph is up or known to be absent) those that do.
+ */
 async function runRuntime(
   runtime: Runtime,
   files: string[],
   options: Options,
-  env: Record<string, string>,
+  s3Env: () => Promise<Record<string, string>>,
 ): Promise<Map<string, Outcome>> {
   const results = new Map<string, Outcome>();
-  for (const file of files) {
+  const ordered = [...files.filter((f) => !needsS3(f)), ...files.filter(needsS3)];
+  for (const file of ordered) {
+    const env = needsS3(file) ? await s3Env() : {};
     const remaining = options.deadline - Date.now();
     if (remaining < 5000) {
       results.set(file, notRun("not run: the time budget was used up"));
@@ -428,17 +438,19 @@ function showOutput(title: string, outcome: Outcome): void {
 
 function cell(outcome: Outcome | undefined): string {
   if (!outcome) return "-";
-  const total = outcome.passed + outcome.failed;
   const skipped = outcome.skipped ? ` (${outcome.skipped} skip)` : "";
   if (outcome.failed === 0) return `ok ${outcome.passed}${skipped}`;
-  if (outcome.passed === 0 && outcome.note) {
-    return /timed out/.test(outcome.note)
-      ? "TIMEOUT"
-      : /not run/.test(outcome.note)
-      ? "NOT RUN"
-      : "CRASH";
-  }
-  return `FAIL ${outcome.passed}/${total}${skipped}`;
+  const labels: [RegExp, string][] = [
+    [/not run/, "NOT RUN"],
+    [/timed out/, "TIMEOUT"],
+    [/without a summary/, "CRASH"],
+    [/ran no tests/, "NO TESTS"],
+    [/did not exit/, "HUNG"],
+    [/although every test passed/, "EXIT CODE"],
+  ];
+  const label = labels.find(([re]) => re.test(outcome.note))?.[1];
+  if (label) return `${label}${outcome.passed ? ` (${outcome.passed} ok)` : ""}${skipped}`;
+  return `FAIL ${outcome.passed}/${outcome.passed + outcome.failed}${skipped}`;
 }
 
 function table(header: string[], rows: string[][]): string {
@@ -453,7 +465,9 @@ async function main(): Promise<number> {
   const checks: [string, Outcome][] = [];
 
   // Ceph takes ~15 s to start: do it while the static checks run.
-  const ceph = startCeph(options);
+  const ceph = files.some(needsS3)
+    ? startCeph(options)
+    : Promise.resolve("no test file needs S3: Ceph not started");
 
   if (options.static) {
     checks.push(await check("tsc --noEmit -p .", join(BIN, "tsc"), ["--noEmit", "-p", "."]));
@@ -481,13 +495,16 @@ async function main(): Promise<number> {
     }
   }
 
-  const cephResult = await ceph;
-  const env: Record<string, string> = {};
-  if (typeof cephResult === "string") console.log(`S3: ${cephResult}`);
-  else {
-    Object.assign(env, cephResult);
-    console.log(`S3: Ceph RGW started at ${cephResult.S3_ENDPOINT} for the S3 tests`);
-  }
+  let s3: Promise<Record<string, string>> | undefined;
+  const s3Env = () =>
+    s3 ??= ceph.then((result) => {
+      if (typeof result === "string") {
+        console.log(`S3: ${result}`);
+        return {};
+      }
+      console.log(`S3: Ceph RGW up at ${result.S3_ENDPOINT} for the S3 tests`);
+      return result;
+    });
 
   if (files.length === 0) console.log("no tests/*.test.ts files found");
   console.log(
@@ -498,15 +515,16 @@ async function main(): Promise<number> {
   try {
     if (options.parallel) {
       const all = await Promise.all(
-        options.runtimes.map((rt) => runRuntime(rt, files, options, env)),
+        options.runtimes.map((rt) => runRuntime(rt, files, options, s3Env)),
       );
       options.runtimes.forEach((rt, i) => perRuntime.set(rt.name, all[i]));
     } else {
       for (const rt of options.runtimes) {
-        perRuntime.set(rt.name, await runRuntime(rt, files, options, env));
+        perRuntime.set(rt.name, await runRuntime(rt, files, options, s3Env));
       }
     }
   } finally {
+    await s3Env(); // report how Ceph fared even when no file needed it
     stopCeph();
   }
 
@@ -525,16 +543,18 @@ async function main(): Promise<number> {
     failed += o.failed;
     skipped += o.skipped;
   };
-  console.log("\nChecks");
-  console.log(
-    table(
-      ["check", "result", "time"],
-      checks.map(([name, o]) => {
-        add(o);
-        return [name, o.failed ? `FAIL${o.note ? ` (${o.note})` : ""}` : "ok", seconds(o.ms)];
-      }),
-    ),
-  );
+  if (checks.length) console.log("\nChecks");
+  if (checks.length) {
+    console.log(
+      table(
+        ["check", "result", "time"],
+        checks.map(([name, o]) => {
+          add(o);
+          return [name, o.failed ? `FAIL${o.note ? ` (${o.note})` : ""}` : "ok", seconds(o.ms)];
+        }),
+      ),
+    );
+  }
   const names = options.runtimes.map((r) => r.name);
   const rows = files.map((file) => [
     file,
