@@ -67,8 +67,15 @@ function request(base: string, target: string, options: RequestOptions = {}): Pr
         bytes += chunk.length;
         if (!options.discard) chunks.push(chunk);
       });
-      res.on("end", () =>
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks), bytes })
+      res.on(
+        "end",
+        () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            headers: res.headers,
+            body: Buffer.concat(chunks),
+            bytes,
+          }),
       );
       res.on("error", reject);
     });
@@ -88,7 +95,9 @@ function request(base: string, target: string, options: RequestOptions = {}): Pr
 
 function expect(reply: Reply, status: number, what: string): void {
   if (reply.status !== status) {
-    throw new Error(`${what}: HTTP ${reply.status} (expected ${status}): ${reply.body.toString().slice(0, 300)}`);
+    throw new Error(
+      `${what}: HTTP ${reply.status} (expected ${status}): ${reply.body.toString().slice(0, 300)}`,
+    );
   }
 }
 
@@ -103,7 +112,12 @@ function withQuery(target: string, query: string): string {
 }
 
 /** The bytes `[start, end)` of a payload, as views of its block. */
-function* slices(payload: Payload, start: number, end: number, piece = BLOCK): Generator<Uint8Array> {
+function* slices(
+  payload: Payload,
+  start: number,
+  end: number,
+  piece = BLOCK,
+): Generator<Uint8Array> {
   let pos = start;
   while (pos < end) {
     const inBlock = pos % BLOCK;
@@ -212,7 +226,14 @@ function quantile(sorted: readonly number[], q: number): number {
 }
 
 /** `count` sequential ranged GETs of `length` bytes from the middle of the blob. */
-async function ranged(base: string, repo: string, digest: string, size: number, length: number, count: number) {
+async function ranged(
+  base: string,
+  repo: string,
+  digest: string,
+  size: number,
+  length: number,
+  count: number,
+) {
   const start = Math.floor(size / 2);
   const headers = { Range: `bytes=${start}-${start + length - 1}` };
   const ms: number[] = [];
@@ -221,7 +242,9 @@ async function ranged(base: string, repo: string, digest: string, size: number, 
     const reply = await request(base, `/v2/${repo}/blobs/${digest}`, { headers, discard: true });
     const elapsed = performance.now() - t0;
     expect(reply, 206, "ranged GET");
-    if (reply.bytes !== length) throw new Error(`ranged GET: ${reply.bytes} bytes, expected ${length}`);
+    if (reply.bytes !== length) {
+      throw new Error(`ranged GET: ${reply.bytes} bytes, expected ${length}`);
+    }
     if (i >= 3) ms.push(elapsed); // the first few warm the connection and caches
   }
   ms.sort((a, b) => a - b);
@@ -256,14 +279,31 @@ async function pushImage(base: string, repo: string, tag: string) {
   const manifest = Buffer.from(JSON.stringify({
     schemaVersion: 2,
     mediaType: MANIFEST_TYPE,
-    config: { mediaType: "application/vnd.oci.image.config.v1+json", digest: configDigest, size: config.length },
-    layers: [{ mediaType: "application/vnd.oci.image.layer.v1.tar+gzip", digest: layerDigest, size: layer.length }],
+    config: {
+      mediaType: "application/vnd.oci.image.config.v1+json",
+      digest: configDigest,
+      size: config.length,
+    },
+    layers: [{
+      mediaType: "application/vnd.oci.image.layer.v1.tar+gzip",
+      digest: layerDigest,
+      size: layer.length,
+    }],
   }));
   await putManifest(base, repo, tag, manifest, 1);
-  return { manifest: manifest.toString("base64"), digest: `sha256:${createHash("sha256").update(manifest).digest("hex")}` };
+  return {
+    manifest: manifest.toString("base64"),
+    digest: `sha256:${createHash("sha256").update(manifest).digest("hex")}`,
+  };
 }
 
-async function putManifest(base: string, repo: string, tag: string, manifest: Buffer, sockets: number) {
+async function putManifest(
+  base: string,
+  repo: string,
+  tag: string,
+  manifest: Buffer,
+  sockets: number,
+) {
   const reply = await request(base, `/v2/${repo}/manifests/${tag}`, {
     method: "PUT",
     headers: { "Content-Type": MANIFEST_TYPE, "Content-Length": manifest.length },
@@ -274,7 +314,13 @@ async function putManifest(base: string, repo: string, tag: string, manifest: Bu
 }
 
 /** Tag `manifest` as `t00000`… (`count` tags), `concurrency` requests in flight. */
-async function pushTags(base: string, repo: string, manifest: Buffer, count: number, concurrency: number) {
+async function pushTags(
+  base: string,
+  repo: string,
+  manifest: Buffer,
+  count: number,
+  concurrency: number,
+) {
   const t0 = performance.now();
   let next = 0;
   const worker = async () => {
@@ -287,12 +333,16 @@ async function pushTags(base: string, repo: string, manifest: Buffer, count: num
   return { seconds: (performance.now() - t0) / 1000, count };
 }
 
-/** List the tags of `repo` with `n` per page, following `Link: <…>; rel="next"` to the end. */
+/**
+ * List the tags of `repo` with `n` per page, following `Link: <…>; rel="next"` to the end; how many
+ * distinct tags came back, and whether in lexical order.
+ */
 async function listTags(base: string, repo: string, n: number) {
   const t0 = performance.now();
   let target: string | undefined = `/v2/${repo}/tags/list?n=${n}`;
   let requests = 0;
-  let tags = 0;
+  const seen = new Set<string>();
+  let ordered = true;
   let last = "";
   while (target) {
     const reply = await request(base, target);
@@ -300,15 +350,16 @@ async function listTags(base: string, repo: string, n: number) {
     requests++;
     const page = JSON.parse(reply.body.toString()) as { tags?: string[] | null };
     for (const tag of page.tags ?? []) {
-      if (tag <= last) throw new Error(`tags out of order: ${last} then ${tag}`);
+      if (seen.has(tag)) throw new Error(`tag ${tag} listed twice`);
+      if (tag <= last) ordered = false;
+      seen.add(tag);
       last = tag;
-      tags++;
     }
     const link = reply.headers.link;
     const m = typeof link === "string" ? /<([^>]+)>\s*;\s*rel="?next"?/.exec(link) : null;
     target = m ? m[1] : undefined;
   }
-  return { seconds: (performance.now() - t0) / 1000, requests, tags };
+  return { seconds: (performance.now() - t0) / 1000, requests, tags: seen.size, ordered };
 }
 
 type Command = Record<string, unknown> & { op: string };
@@ -325,11 +376,24 @@ async function run(cmd: Command): Promise<Record<string, unknown>> {
       payloads.delete(String(cmd.id));
       return {};
     case "push":
-      return await push(base, repo, payloadOf(String(cmd.id)), String(cmd.mode), Number(cmd.chunk ?? 0));
+      return await push(
+        base,
+        repo,
+        payloadOf(String(cmd.id)),
+        String(cmd.mode),
+        Number(cmd.chunk ?? 0),
+      );
     case "pull":
       return await pull(base, repo, String(cmd.digest), Number(cmd.size));
     case "range":
-      return await ranged(base, repo, String(cmd.digest), Number(cmd.size), Number(cmd.length), Number(cmd.count));
+      return await ranged(
+        base,
+        repo,
+        String(cmd.digest),
+        Number(cmd.size),
+        Number(cmd.length),
+        Number(cmd.count),
+      );
     case "image":
       return await pushImage(base, repo, String(cmd.tag));
     case "tags":

@@ -49,7 +49,11 @@ function run(options: LoadOptions): Promise<Record<string, number>> {
   return new Promise((resolve) => {
     const sockets: net.Socket[] = [];
     const open = (): void => {
-      const socket = net.connect({ host: url.hostname, port: Number(url.port || 80), noDelay: true });
+      const socket = net.connect({
+        host: url.hostname,
+        port: Number(url.port || 80),
+        noDelay: true,
+      });
       sockets.push(socket);
       let buffered: Buffer | undefined;
       let sentAt = 0;
@@ -118,7 +122,8 @@ function run(options: LoadOptions): Promise<Record<string, number>> {
         const seconds = (performance.now() - measureStart) / 1000;
         for (const s of sockets) s.destroy();
         latencies.sort((a, b) => a - b);
-        const q = (p: number) => latencies[Math.min(latencies.length - 1, Math.ceil(p * latencies.length) - 1)] ?? NaN;
+        const q = (p: number) =>
+          latencies[Math.min(latencies.length - 1, Math.ceil(p * latencies.length) - 1)] ?? NaN;
         resolve({
           requests: latencies.length,
           seconds,

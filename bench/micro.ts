@@ -41,9 +41,17 @@ const REGEX_TABLE: ReadonlyArray<readonly [string, RegExp, ReadonlySet<string>]>
   ["base", /^\/v2\/?$/, new Set(["GET", "HEAD"])],
   ["catalog", /^\/v2\/_catalog\/?$/, new Set(["GET", "HEAD"])],
   ["uploads", /^\/v2\/(?<name>.+?)\/blobs\/uploads\/?$/, new Set(["POST"])],
-  ["upload", /^\/v2\/(?<name>.+?)\/blobs\/uploads\/(?<id>[^/]+)\/?$/, new Set(["GET", "HEAD", "PATCH", "PUT", "DELETE"])],
+  [
+    "upload",
+    /^\/v2\/(?<name>.+?)\/blobs\/uploads\/(?<id>[^/]+)\/?$/,
+    new Set(["GET", "HEAD", "PATCH", "PUT", "DELETE"]),
+  ],
   ["blob", /^\/v2\/(?<name>.+?)\/blobs\/(?<digest>[^/]+)\/?$/, new Set(["GET", "HEAD", "DELETE"])],
-  ["manifest", /^\/v2\/(?<name>.+?)\/manifests\/(?<reference>[^/]+)\/?$/, new Set(["GET", "HEAD", "PUT", "DELETE"])],
+  [
+    "manifest",
+    /^\/v2\/(?<name>.+?)\/manifests\/(?<reference>[^/]+)\/?$/,
+    new Set(["GET", "HEAD", "PUT", "DELETE"]),
+  ],
   ["tags", /^\/v2\/(?<name>.+?)\/tags\/list\/?$/, new Set(["GET", "HEAD"])],
   ["referrers", /^\/v2\/(?<name>.+?)\/referrers\/(?<digest>[^/]+)\/?$/, new Set(["GET", "HEAD"])],
 ];
@@ -60,7 +68,10 @@ const router = createRouter("");
 for (const [path, route] of PATHS) {
   const a = router.match("GET", path);
   const b = regexMatch("GET", path);
-  if (a?.route !== route || b?.route !== route || JSON.stringify(a.params) !== JSON.stringify(b.params)) {
+  if (
+    a?.route !== route || b?.route !== route ||
+    JSON.stringify(a.params) !== JSON.stringify(b.params)
+  ) {
     throw new Error(`routers disagree on ${path}: ${JSON.stringify(a)} vs ${JSON.stringify(b)}`);
   }
 }

@@ -107,7 +107,7 @@ export function watchPeakRss(pids: readonly number[], intervalMs = 10): PeakRss 
       clearInterval(timer);
       sampled = Math.max(sampled, rssBytes(pids));
       let hwm = 0;
-      if (hwmReset) for (const pid of pids) hwm += statusKiB(pid, "VmHWM") * 1024;
+      if (hwmReset) { for (const pid of pids) hwm += statusKiB(pid, "VmHWM") * 1024; }
       return { peak: Math.max(sampled, hwm), sampled, hwm };
     },
   };
