@@ -140,6 +140,27 @@ export interface FaultInjector extends Faults {
   markOf(request: Request): FaultMark | undefined;
 }
 
+/**
+ * The error a cut response body fails with (`cutAfter` with `cutMode: "error"`).
+ *
+ * @example
+ * ```ts
+ * try {
+ *   await res.arrayBuffer();
+ * } catch (e) {
+ *   // in-process: e (or e.cause) is an InjectedFaultError; over a socket the client sees the
+ *   // connection drop instead
+ * }
+ * ```
+ */
+export class InjectedFaultError extends Error {
+  /** @param message What was injected. */
+  constructor(message: string) {
+    super(message);
+    this.name = "InjectedFaultError";
+  }
+}
+
 /** The usual OCI code of a status; distribution's `UNKNOWN` for the rest. */
 const STATUS_CODES: Record<number, string> = {
   401: "UNAUTHORIZED",
@@ -167,40 +188,51 @@ function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
+function addHeaders(headers: Headers, extra: Array<[string, string]>): void {
+  for (const [k, v] of extra) {
+    if (k.toLowerCase() === "warning") headers.append(k, v);
+    else headers.set(k, v);
+  }
+}
+
 function warningValue(text: string): string {
   return /^\d{3} /.test(text) ? text : `299 - "${text.replace(/["\\]/g, "\\$&")}"`;
 }
 
-/** Cut a body after `limit` bytes: fail the stream, or end it. */
+/** Pause between the last bytes of a cut body and its failure. */
+const CUT_FLUSH_MS = 20;
+
+/**
+ * Cut a body after `limit` bytes: fail the stream, or end it. The failure comes on the read after
+ * the last delivered bytes (erroring a stream drops what is still queued in it).
+ */
 function cutBody(body: ReadableStream<Uint8Array>, limit: number, mode: "error" | "end"): ReadableStream<Uint8Array> {
   const reader = body.getReader();
   let sent = 0;
   const stop = (controller: ReadableStreamDefaultController<Uint8Array>) => {
     reader.cancel().catch(() => {});
     if (mode === "end") controller.close();
-    else controller.error(new Error(`fault injected: response body cut after ${limit} bytes`));
+    else controller.error(new InjectedFaultError(`fault injected: response body cut after ${limit} bytes`));
   };
   return new ReadableStream<Uint8Array>({
-    start(controller) {
-      if (limit === 0) stop(controller);
-    },
     async pull(controller) {
+      if (sent >= limit) {
+        // Give a server the time to put the bytes delivered so far on the wire before the reset.
+        if (limit > 0) await sleep(CUT_FLUSH_MS);
+        return stop(controller);
+      }
       const { done, value } = await reader.read();
       if (done) return controller.close();
       const room = limit - sent;
-      if (value.byteLength < room) {
-        sent += value.byteLength;
-        controller.enqueue(value);
-        return;
-      }
-      sent = limit;
-      if (room > 0) controller.enqueue(value.subarray(0, room));
-      stop(controller);
+      const piece = value.byteLength <= room ? value : value.subarray(0, room);
+      sent += piece.byteLength;
+      controller.enqueue(piece);
+      if (sent >= limit && mode === "end") stop(controller);
     },
     cancel(reason) {
       return reader.cancel(reason);
     },
-  });
+  }, { highWaterMark: 0 });
 }
 
 interface LiveRule {
@@ -311,7 +343,7 @@ export function createFaults(options: FaultsOptions = {}): FaultInjector {
       // The request is not passed on: drop its body so the client's upload is not left hanging.
       request.body?.cancel().catch(() => {});
     }
-    let response = answering ? answer(answering, request, url) : await next(request);
+    const response = answering ? answer(answering, request, url) : await next(request);
 
     const extra: Array<[string, string]> = [];
     for (const r of acting) {
@@ -326,22 +358,28 @@ export function createFaults(options: FaultsOptions = {}): FaultInjector {
       : undefined;
 
     if (extra.length === 0 && !(cut && response.body)) return response;
+    if (!(cut && response.body)) {
+      // Headers only: change them in place, so the body (a Blob Bun can send with sendfile and a
+      // Content-Length, say) reaches the server untouched. Fetched responses have immutable
+      // headers: rebuild those.
+      try {
+        addHeaders(response.headers, extra);
+        return response;
+      } catch {
+        const headers = new Headers(response.headers);
+        addHeaders(headers, extra);
+        return new Response(response.body, { status: response.status, statusText: response.statusText, headers });
+      }
+    }
     const headers = new Headers(response.headers);
-    for (const [k, v] of extra) {
-      if (k.toLowerCase() === "warning") headers.append(k, v);
-      else headers.set(k, v);
-    }
-    let body: ReadableStream<Uint8Array> | null = response.body;
-    if (cut && body) {
-      const limit = cut.rule.cutAfter!;
-      const mode = cut.rule.cutMode ?? "error";
-      const declared = Number(headers.get("Content-Length") ?? NaN);
-      mark.cutAfter = Number.isNaN(declared) ? limit : Math.min(limit, declared);
-      body = cutBody(body, limit, mode);
-      if (mode === "end") headers.delete("Content-Length");
-    }
-    response = new Response(body, { status: response.status, statusText: response.statusText, headers });
-    return response;
+    addHeaders(headers, extra);
+    const limit = cut!.rule.cutAfter!;
+    const mode = cut!.rule.cutMode ?? "error";
+    const declared = Number(headers.get("Content-Length") ?? NaN);
+    mark.cutAfter = Number.isNaN(declared) ? limit : Math.min(limit, declared);
+    if (mode === "end") headers.delete("Content-Length");
+    const body = cutBody(response.body!, limit, mode);
+    return new Response(body, { status: response.status, statusText: response.statusText, headers });
   }
 
   const faults: FaultInjector = {

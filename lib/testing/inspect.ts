@@ -121,9 +121,10 @@ export interface Inspector {
 export interface InspectorOptions {
   /** The registry's mount prefix (`RegistryOptions.basePath`). Default "". */
   basePath?: string;
+  /** Page size (`?n=`) of catalog, tag and referrers listings, which are read to the end. Default 1000. */
+  pageSize?: number;
 }
 
-const PAGE = 1000;
 const decoder = new TextDecoder();
 
 function nextLink(response: Response): string | undefined {
@@ -155,6 +156,7 @@ function parseJson(text: string): unknown {
  */
 export function createInspector(fetcher: Fetcher, options: InspectorOptions = {}): Inspector {
   const target: Target = { fetcher, basePath: options.basePath };
+  const PAGE = options.pageSize ?? 1000;
 
   /** GET every page of a listing, following `Link: rel="next"`. */
   async function list(first: string, key: "repositories" | "tags"): Promise<string[] | undefined> {

@@ -12,7 +12,7 @@ import { serve } from "../server/serve.ts";
 import { ClientAbortError, type CloseOptions } from "../server/types.ts";
 import { memoryStorage } from "../storage/memory.ts";
 import type { Storage } from "../storage/types.ts";
-import { createFaults, type Faults } from "./faults.ts";
+import { createFaults, type Faults, InjectedFaultError } from "./faults.ts";
 import { IN_PROCESS_ORIGIN } from "./http.ts";
 import { createInspector, type Inspector } from "./inspect.ts";
 import { createRecorder, type RecorderOptions, type RequestLog } from "./recorder.ts";
@@ -39,9 +39,10 @@ export interface ResetOptions {
 /** A registry for tests. */
 export interface TestRegistry {
   /**
-   * Send a request, as `globalThis.fetch` would: a `Request`, a URL, or a path (`"/v2/"`).
-   * Recorded, and subject to the fault rules. A bound function: pass `registry.fetch` to any
-   * client that takes a custom fetch, or to `Deno.serve` / `Bun.serve`.
+   * Send a request, as `globalThis.fetch` would: a `Request` (used as is; `init` is then ignored),
+   * or a URL or path (`"/v2/"`) with `init`. Recorded, and subject to the fault rules. A bound
+   * function: pass `registry.fetch` to any client that takes a custom fetch, or to `Deno.serve` /
+   * `Bun.serve` (which call it with a second argument of their own).
    *
    * @example
    * ```ts
@@ -126,11 +127,10 @@ export function createTestRegistry(options: TestRegistryOptions = {}): TestRegis
   const faulted = faults.wrap(direct.fetch);
   const handler = record === false ? faulted : recorder.wrap(faulted, faults.markOf);
 
-  const fetch = (input: Request | string | URL, init?: RequestInit): Promise<Response> => {
-    if (input instanceof Request && init === undefined) return handler(input);
-    const url = input instanceof Request ? input.url : new URL(input, IN_PROCESS_ORIGIN);
-    return handler(input instanceof Request ? new Request(input, init) : new Request(url, init));
-  };
+  // A Request is used as is and the second argument ignored: Bun.serve and Deno.serve call
+  // `fetch(request, server | info)`, so `registry.fetch` can be handed to them directly.
+  const fetch = (input: Request | string | URL, init?: RequestInit): Promise<Response> =>
+    handler(input instanceof Request ? input : new Request(new URL(input, IN_PROCESS_ORIGIN), init));
 
   return {
     fetch,
@@ -195,7 +195,16 @@ export async function startTestRegistry(options: StartTestRegistryOptions = {}):
       },
     },
   });
-  const server = await serve(test.fetch, { port: port ?? 0, hostname });
+  const server = await serve(test.fetch, {
+    port: port ?? 0,
+    hostname,
+    onError(error) {
+      // A body cut on purpose is not worth a log line.
+      if (error instanceof InjectedFaultError) return;
+      if (userLogger) userLogger.error?.(error);
+      else console.error("fetch-registry:", error);
+    },
+  });
   return Object.defineProperties(test, {
     url: { value: server.url, enumerable: true },
     host: { value: server.host, enumerable: true },
