@@ -65,8 +65,13 @@ function firstLine(cmd: string, args: string[]): string {
   }
 }
 
-/** The fetch-registry CLI entry point. */
-export const CLI = join(ROOT, "lib", "cli.ts");
+/**
+ * The fetch-registry CLI entry point. `FETCH_REGISTRY_BENCH_ENTRY` overrides it (a script taking
+ * the same `--storage fs:DIR --port P --host H` flags), e.g. to measure a work-in-progress server.
+ */
+export const CLI: string = process.env.FETCH_REGISTRY_BENCH_ENTRY
+  ? resolve(process.env.FETCH_REGISTRY_BENCH_ENTRY)
+  : join(ROOT, "lib", "cli.ts");
 
 function cliArgs(dir: string, port: number): string[] {
   return ["--storage", `fs:${dir}`, "--port", String(port), "--host", "127.0.0.1"];
