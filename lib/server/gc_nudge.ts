@@ -1,0 +1,73 @@
+/**
+ * A nudge to the garbage collector while large bodies stream through a server.
+ *
+ * Every chunk of a request or response body is a fresh buffer whose memory lives outside the
+ * JavaScript heap. V8 collects them only when its heap fills or after about 64 MiB of such memory
+ * has piled up, so a 1 GiB upload holds 50-90 MiB of dead chunks at any time (measured on Deno
+ * 2.9: peak RSS 148 MiB on a 1 GiB upload with a trivial handler; 68 MiB with a young-generation
+ * collection every 16 MiB). A young-generation collection is cheap (the heap is small and the dead
+ * chunks are young), so the servers run one after every `everyBytes` bytes of body traffic.
+ *
+ * The collector is reached without touching the caller's globals: `Bun.gc` on Bun; on V8
+ * runtimes (Node, Deno) a `gc` exposed in a separate `node:vm` context (the flag only affects new
+ * contexts; the main context gains no `gc` global). When none is available the nudge does nothing.
+ *
+ * @module
+ */
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
+
+/** Default body bytes between two nudges. */
+export const DEFAULT_GC_NUDGE_BYTES = 16 * 1024 * 1024;
+
+type Collect = () => void;
+
+let cached: Collect | null | undefined;
+
+function findCollector(): Collect | null {
+  const g = globalThis as {
+    Bun?: { gc?: (force: boolean) => void };
+    gc?: (options?: { type?: string }) => void;
+  };
+  if (g.Bun) {
+    const bunGc = g.Bun.gc;
+    return typeof bunGc === "function" ? () => bunGc(false) : null;
+  }
+  let gc = g.gc;
+  if (typeof gc !== "function") {
+    try {
+      setFlagsFromString("--expose-gc");
+      gc = runInNewContext("gc") as typeof gc;
+    } catch {
+      gc = undefined;
+    }
+  }
+  if (typeof gc !== "function") return null;
+  const collect = gc;
+  return () => collect({ type: "minor" });
+}
+
+/**
+ * A counter that runs a cheap garbage collection after every `everyBytes` bytes added.
+ * Answers `undefined` when `everyBytes` is 0 or the runtime offers no collector.
+ *
+ * @example
+ * ```ts
+ * const nudge = createGcNudge(16 * 1024 * 1024);
+ * for await (const chunk of body) nudge?.(chunk.byteLength);
+ * ```
+ */
+export function createGcNudge(everyBytes: number): ((bytes: number) => void) | undefined {
+  if (!(everyBytes > 0)) return undefined;
+  if (cached === undefined) cached = findCollector();
+  const collect = cached;
+  if (!collect) return undefined;
+  let pending = 0;
+  return (bytes: number) => {
+    pending += bytes;
+    if (pending >= everyBytes) {
+      pending = 0;
+      collect();
+    }
+  };
+}

@@ -1,0 +1,269 @@
+/**
+ * Serve a fetch handler with node:http: a hand-written bridge from IncomingMessage/ServerResponse
+ * to the global Request/Response, which it never replaces.
+ *
+ * MEASUREMENTS (filled in below).
+ *
+ * @module
+ */
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { createGcNudge, DEFAULT_GC_NUDGE_BYTES } from "./gc_nudge.ts";
+import {
+  AddressInUseError,
+  ClientAbortError,
+  type CloseOptions,
+  DEFAULT_CLOSE_TIMEOUT_MS,
+  DEFAULT_IDLE_TIMEOUT_MS,
+  type FetchHandler,
+  formatHost,
+  type RequestLogEntry,
+  type RunningServer,
+  type ServeOptions,
+} from "./types.ts";
+
+/** Bytes a request body may queue ahead of the handler before the socket is paused. */
+const REQUEST_BODY_HIGH_WATER_MARK = 1024 * 1024;
+
+interface Exchange {
+  /** Called with the size of every body chunk (the GC nudge). */
+  onBytes?: (n: number) => void;
+  bytesIn: number;
+  bytesOut: number;
+  status: number;
+  /** Cancels the response body reader when the client goes away. */
+  abort?: () => void;
+}
+
+function hasBody(req: IncomingMessage): boolean {
+  if (req.method === "GET" || req.method === "HEAD") return false;
+  const length = req.headers["content-length"];
+  if (length !== undefined) return length !== "0";
+  return req.headers["transfer-encoding"] !== undefined;
+}
+
+/** The request body as a Web stream, pausing the socket while the handler is behind. */
+function bodyStream(req: IncomingMessage, exchange: Exchange): ReadableStream<Uint8Array> {
+  let finished = false;
+  return new ReadableStream<Uint8Array>({
+    start(controller) {
+      req.on("data", (chunk: Buffer) => {
+        exchange.bytesIn += chunk.byteLength;
+        exchange.onBytes?.(chunk.byteLength);
+        controller.enqueue(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+        if ((controller.desiredSize ?? 0) <= 0) req.pause();
+      });
+      req.once("end", () => {
+        finished = true;
+        controller.close();
+      });
+      const fail = () => {
+        if (finished) return;
+        finished = true;
+        controller.error(new ClientAbortError());
+      };
+      req.once("error", fail);
+      req.once("close", () => {
+        if (!req.complete) fail();
+      });
+    },
+    pull() {
+      req.resume();
+    },
+    cancel() {
+      // The handler does not want the rest: discard it, so the response can still be sent and
+      // the connection reused.
+      finished = true;
+      req.removeAllListeners("data");
+      req.resume();
+    },
+  }, { highWaterMark: REQUEST_BODY_HIGH_WATER_MARK, size: (chunk) => chunk.byteLength });
+}
+
+function toRequest(req: IncomingMessage, exchange: Exchange, origin: string): Request {
+  const target = req.url ?? "/";
+  const host = req.headers.host;
+  let url: string;
+  if (/^https?:\/\//i.test(target)) url = target;
+  else url = `http://${host && /^[A-Za-z0-9.\-:\[\]]+$/.test(host) ? host : origin}${target}`;
+  const init: RequestInit & { duplex?: "half" } = {
+    method: req.method,
+    headers: req.headers as Record<string, string>,
+  };
+  if (hasBody(req)) {
+    init.body = bodyStream(req, exchange);
+    init.duplex = "half";
+  }
+  return new Request(url, init);
+}
+
+function waitForDrain(res: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off("drain", done);
+      res.off("close", done);
+      resolve();
+    };
+    res.on("drain", done);
+    res.on("close", done);
+  });
+}
+
+async function writeResponse(
+  req: IncomingMessage,
+  res: ServerResponse,
+  response: Response,
+  exchange: Exchange,
+  closing: boolean,
+): Promise<void> {
+  const headers: string[] = [];
+  response.headers.forEach((value, name) => {
+    if (name !== "set-cookie") headers.push(name, value);
+  });
+  for (const cookie of response.headers.getSetCookie()) headers.push("set-cookie", cookie);
+  if (closing) headers.push("connection", "close");
+  exchange.status = response.status;
+  const body = response.body;
+  if (res.destroyed) {
+    await body?.cancel().catch(() => {});
+    return;
+  }
+  res.writeHead(response.status, headers);
+  if (!body || req.method === "HEAD" || response.status === 204 || response.status === 304) {
+    res.end();
+    await body?.cancel().catch(() => {});
+    return;
+  }
+  const reader = body.getReader();
+  exchange.abort = () => reader.cancel().catch(() => {});
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      if (res.destroyed) {
+        await reader.cancel().catch(() => {});
+        return;
+      }
+      exchange.bytesOut += value.byteLength;
+      exchange.onBytes?.(value.byteLength);
+      if (!res.write(value)) await waitForDrain(res);
+    }
+  } catch {
+    // The body failed half-way: the response cannot be completed, so cut the connection (the
+    // client sees a truncated body, never a short one that looks whole).
+    res.destroy();
+    return;
+  } finally {
+    exchange.abort = undefined;
+  }
+  if (!res.destroyed) res.end();
+}
+
+/**
+ * Serve `handler` on node:http (also works on Deno and Bun through their node:http, though
+ * {@link serveDeno} and {@link serveBun} are faster there).
+ *
+ * No limit on a request's total duration (`requestTimeout` 0): a connection is closed only after
+ * `idleTimeoutMs` without traffic. Request bodies stream to the handler with backpressure;
+ * response bodies stream out waiting for `drain`. A client that goes away mid-upload makes the
+ * request body fail with {@link ClientAbortError}; mid-download, the response body is cancelled.
+ *
+ * @example
+ * ```ts
+ * import { createRegistry } from "fetch-registry";
+ * import { serveNode } from "fetch-registry";
+ * const server = await serveNode(createRegistry().fetch, { port: 0 });
+ * console.log(server.url); // http://127.0.0.1:PORT
+ * await server.close();
+ * ```
+ */
+export function serveNode(handler: FetchHandler, options: ServeOptions = {}): Promise<RunningServer> {
+  const hostname = options.hostname ?? "127.0.0.1";
+  const onRequest = options.onRequest;
+  const onError = options.onError ?? ((e: unknown) => console.error("fetch-registry:", e));
+  const nudge = createGcNudge(options.gcNudgeBytes ?? DEFAULT_GC_NUDGE_BYTES);
+  let closing = false;
+  let origin = hostname;
+
+  const server = createServer({ requestTimeout: 0 }, (req, res) => {
+    const started = performance.now();
+    const exchange: Exchange = { bytesIn: 0, bytesOut: 0, status: 0, onBytes: nudge };
+    req.on("error", () => {});
+    res.on("error", () => {});
+    res.once("close", () => {
+      const aborted = !res.writableFinished;
+      if (aborted) exchange.abort?.();
+      if (onRequest) {
+        const entry: RequestLogEntry = {
+          method: req.method ?? "",
+          path: req.url ?? "",
+          status: exchange.status,
+          bytes: exchange.bytesIn + exchange.bytesOut,
+          ms: performance.now() - started,
+          aborted,
+        };
+        onRequest(entry);
+      }
+      if (closing) setImmediate(() => server.closeIdleConnections());
+    });
+    let request: Request;
+    try {
+      request = toRequest(req, exchange, origin);
+    } catch {
+      exchange.status = 400;
+      res.writeHead(400, { "content-type": "text/plain", "connection": "close" });
+      res.end("bad request\n");
+      return;
+    }
+    Promise.resolve()
+      .then(() => handler(request))
+      .catch((error: unknown) => {
+        onError(error);
+        return new Response("internal server error\n", { status: 500 });
+      })
+      .then((response) => writeResponse(req, res, response, exchange, closing))
+      .catch((error: unknown) => {
+        onError(error);
+        res.destroy();
+      });
+  });
+  server.timeout = options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
+
+  let closed: Promise<void> | undefined;
+  function close(closeOptions: CloseOptions = {}): Promise<void> {
+    if (closed) return closed;
+    closing = true;
+    const timeoutMs = closeOptions.timeoutMs ?? DEFAULT_CLOSE_TIMEOUT_MS;
+    closed = new Promise<void>((resolve) => {
+      const timer = setTimeout(() => server.closeAllConnections(), timeoutMs);
+      server.close(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+      server.closeIdleConnections();
+    });
+    return closed;
+  }
+
+  return new Promise<RunningServer>((resolve, reject) => {
+    const port = options.port ?? 0;
+    const onListenError = (error: NodeJS.ErrnoException) => {
+      reject(error.code === "EADDRINUSE" ? new AddressInUseError(hostname, port) : error);
+    };
+    server.once("error", onListenError);
+    server.listen(port, hostname, () => {
+      server.off("error", onListenError);
+      server.on("error", (e) => onError(e));
+      const address = server.address() as AddressInfo;
+      const host = formatHost(hostname, address.port);
+      origin = host;
+      resolve({
+        url: `http://${host}`,
+        host,
+        hostname,
+        port: address.port,
+        close,
+      });
+    });
+  });
+}

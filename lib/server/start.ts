@@ -1,0 +1,88 @@
+/**
+ * `startRegistry`: a registry on a real socket, on whichever runtime runs it (Deno.serve,
+ * Bun.serve or the node:http bridge). Made for tests and embedding; the CLI uses it too.
+ *
+ * @module
+ */
+import { createRegistry, type RegistryOptions } from "../registry.ts";
+import { storageFromSpec } from "../storage/from_spec.ts";
+import type { Storage } from "../storage/types.ts";
+import { serve } from "./serve.ts";
+import { ClientAbortError, type RunningServer, type ServeOptions } from "./types.ts";
+
+/** Options of {@link startRegistry}: the registry's options, where to listen, and logging. */
+export interface StartRegistryOptions
+  extends Omit<RegistryOptions, "storage">, Omit<ServeOptions, "hostname"> {
+  /** Address to listen on. Default `127.0.0.1`. */
+  host?: string;
+  /**
+   * A storage adapter, or its description (`memory`, `fs:DIR`, `s3://...`). Default: memory. A
+   * storage created from a description is closed by `close()`; an adapter passed in is not.
+   */
+  storage?: Storage | string;
+}
+
+/** A running registry. */
+export interface StartedRegistry extends RunningServer {
+  /** The storage adapter it serves. */
+  readonly storage: Storage;
+}
+
+/**
+ * Start a registry listening on a real socket (port 0 picks a free port).
+ *
+ * @example
+ * ```ts
+ * import { startRegistry } from "fetch-registry";
+ * const registry = await startRegistry({ port: 0 });
+ * const res = await fetch(`${registry.url}/v2/`); // 200
+ * // skopeo copy ... docker://${registry.host}/demo:latest
+ * await registry.close();
+ * ```
+ */
+export async function startRegistry(options: StartRegistryOptions = {}): Promise<StartedRegistry> {
+  const { host, storage: storageOption, port, idleTimeoutMs, onRequest, onError, ...rest } =
+    options;
+  const owned = typeof storageOption === "string";
+  const storage = owned ? await storageFromSpec(storageOption) : storageOption;
+  const userLogger = rest.logger;
+  const registry = createRegistry({
+    ...rest,
+    storage,
+    logger: {
+      error(error, request) {
+        // A client that hangs up mid-upload is not a server fault.
+        if (error instanceof ClientAbortError) return;
+        if (userLogger) userLogger.error?.(error, request);
+        else console.error("fetch-registry:", error);
+      },
+    },
+  });
+  let server: RunningServer;
+  try {
+    server = await serve(registry.fetch, {
+      hostname: host,
+      port: port ?? 0,
+      idleTimeoutMs,
+      onRequest,
+      onError,
+    });
+  } catch (error) {
+    if (owned) await registry.storage.close?.();
+    throw error;
+  }
+  let closed: Promise<void> | undefined;
+  return {
+    url: server.url,
+    host: server.host,
+    hostname: server.hostname,
+    port: server.port,
+    storage: registry.storage,
+    close(closeOptions) {
+      closed ??= server.close(closeOptions).then(async () => {
+        if (owned) await registry.storage.close?.();
+      });
+      return closed;
+    },
+  };
+}

@@ -1,0 +1,72 @@
+/**
+ * `storageFromSpec`: a storage adapter from a one-word description, as the CLI's `--storage` flag
+ * and the `FETCH_REGISTRY_STORAGE` variable take it: `memory`, `fs:DIR` or an `s3://` URL.
+ *
+ * @module
+ */
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { fsStorage } from "./fs.ts";
+import { memoryStorage } from "./memory.ts";
+import type { Storage } from "./types.ts";
+
+/** The storage description used when none is given. */
+export const DEFAULT_STORAGE_SPEC = "fs:./data";
+
+/** Thrown for a storage description that cannot be used; its message is one plain line. */
+export class StorageSpecError extends Error {
+  /** @param message What is wrong, in one line. */
+  constructor(message: string) {
+    super(message);
+    this.name = "StorageSpecError";
+  }
+}
+
+/** Create `dir` if needed and prove that files can be written in it. */
+function ensureWritableDir(dir: string): void {
+  try {
+    mkdirSync(dir, { recursive: true });
+    const probe = join(dir, `.write-probe-${Date.now()}-${Math.random().toString(36).slice(2)}`);
+    writeFileSync(probe, "");
+    rmSync(probe, { force: true });
+  } catch (error) {
+    const code = (error as { code?: string })?.code;
+    throw new StorageSpecError(
+      `storage directory ${dir} is not writable${code ? ` (${code})` : ""}`,
+    );
+  }
+}
+
+/**
+ * A storage adapter from its description:
+ * - `memory`: {@link memoryStorage} (lost when the process ends);
+ * - `fs:DIR`: {@link fsStorage} rooted at DIR (created if missing; must be writable);
+ * - `s3://...`: the S3 adapter.
+ *
+ * Throws {@link StorageSpecError} (a one-line message) when the description is malformed or
+ * the storage cannot be used.
+ *
+ * @example
+ * ```ts
+ * const storage = await storageFromSpec("fs:./data");
+ * const registry = createRegistry({ storage });
+ * ```
+ */
+export async function storageFromSpec(spec: string): Promise<Storage> {
+  if (spec === "memory") return memoryStorage();
+  if (spec.startsWith("fs:")) {
+    const dir = spec.slice(3);
+    if (dir === "") throw new StorageSpecError(`storage "fs:" needs a directory, e.g. fs:./data`);
+    const root = resolve(dir);
+    ensureWritableDir(root);
+    return fsStorage({ root });
+  }
+  if (spec.startsWith("s3://")) {
+    // ---- S3: the S3 adapter's engineer replaces this branch (parse the URL and build the
+    // adapter, e.g. `return s3Storage(parseS3Url(spec))`). ----
+    throw new StorageSpecError("s3 storage is not available in this build");
+  }
+  throw new StorageSpecError(
+    `unknown storage "${spec}": expected memory, fs:DIR or s3://BUCKET`,
+  );
+}
