@@ -1,0 +1,110 @@
+/**
+ * The filesystem storage adapter, on node:fs only (Node, Deno and Bun all implement it: one code
+ * path for the three runtimes). The layout is in fs_paths.ts; each store lives in its own module.
+ *
+ * Guarantees: blobs are content-addressed and stored once; every write reaches its final name by
+ * an atomic rename or link after an fsync, and directories are fsynced, so a crash at any moment
+ * leaves no partial blob, manifest or tag visible and loses nothing acknowledged; upload sessions
+ * live on disk and continue after a restart or from another process on the same root; tag updates
+ * are compare-and-swap under a lock file; two concurrent pushes of the same blob or tag both
+ * succeed with one consistent result; every name is checked against the grammar before a path is
+ * built, so nothing escapes the root.
+ *
+ * @module
+ */
+import { promises as fsp } from "node:fs";
+import { join } from "node:path";
+import { fsBlobs } from "./fs_blobs.ts";
+import { listOptional } from "./fs_io.ts";
+import { fsManifests } from "./fs_manifests.ts";
+import { FsLayout } from "./fs_paths.ts";
+import { fsTags, hasManifests } from "./fs_tags.ts";
+import { fsUploads } from "./fs_uploads.ts";
+import { isValidName } from "../grammar.ts";
+import { pageOf } from "./paging.ts";
+import type { ListOptions, Page, Storage } from "./types.ts";
+
+/** Options of {@link fsStorage}. */
+export interface FsStorageOptions {
+  /** The directory everything is stored under (created as needed). */
+  root: string;
+  /**
+   * Upload sessions created longer ago than this are expired (unknown to every call) and purged.
+   * Default 24 hours.
+   */
+  uploadTtlMs?: number;
+}
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+/** How often session creation also purges expired sessions, at most. */
+const PURGE_EVERY_MS = 10 * 60 * 1000;
+
+/** Every repository under `dir` (named `prefix`…) that holds a manifest. */
+async function findRepositories(
+  layout: FsLayout,
+  dir: string,
+  prefix: string,
+  found: string[],
+): Promise<void> {
+  for (const name of await listOptional(dir)) {
+    if (name.startsWith("_") || name.startsWith(".")) continue;
+    const repository = prefix ? `${prefix}/${name}` : name;
+    if (!isValidName(repository)) continue;
+    const child = join(dir, name);
+    const stat = await fsp.stat(child).catch(() => undefined);
+    if (!stat?.isDirectory()) continue;
+    if (await hasManifests(layout, repository)) found.push(repository);
+    await findRepositories(layout, child, repository, found);
+  }
+}
+
+/**
+ * Create a filesystem storage adapter rooted at `options.root`.
+ *
+ * @example
+ * ```ts
+ * import { createRegistry } from "fetch-registry";
+ * import { fsStorage } from "fetch-registry/lib/storage/fs.ts";
+ * const registry = createRegistry({ storage: fsStorage({ root: "./data" }) });
+ * ```
+ */
+export function fsStorage(options: FsStorageOptions): Storage {
+  const layout = new FsLayout(options.root);
+  const ttlMs = options.uploadTtlMs ?? DAY_MS;
+  const tags = fsTags(layout);
+  const uploads = fsUploads(layout, { ttlMs });
+  const untag = async (repository: string, digest: string) => {
+    for (const tag of await tags.all(repository)) await tags.deleteIf(repository, tag, digest);
+  };
+  let lastPurge = 0;
+  let purging: Promise<unknown> = Promise.resolve();
+
+  /** Purge expired sessions in the background now and then (no timers to clean up). */
+  function maybePurge(): void {
+    const now = Date.now();
+    if (now - lastPurge < Math.min(ttlMs, PURGE_EVERY_MS)) return;
+    lastPurge = now;
+    purging = uploads.purge(now - ttlMs).catch(() => {});
+  }
+
+  return {
+    blobs: fsBlobs(layout),
+    uploads: {
+      ...uploads,
+      create(repository, createOptions) {
+        maybePurge();
+        return uploads.create(repository, createOptions);
+      },
+    },
+    manifests: fsManifests(layout, untag),
+    tags,
+    async repositories(list: ListOptions): Promise<Page<string>> {
+      const found: string[] = [];
+      await findRepositories(layout, layout.repositories, "", found);
+      return pageOf(found, list);
+    },
+    async close() {
+      await purging;
+    },
+  };
+}
