@@ -8,3 +8,5 @@ export type { Registry, RegistryLogger, RegistryOptions } from "./lib/registry.t
 export { ERROR_CODES, RegistryError } from "./lib/errors.ts";
 export type { ErrorCode, RegistryErrorOptions } from "./lib/errors.ts";
 export * from "./lib/storage/types.ts";
+export { memoryStorage } from "./lib/storage/memory.ts";
+export { fsStorage, type FsStorageOptions } from "./lib/storage/fs.ts";
