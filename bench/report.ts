@@ -199,8 +199,9 @@ export function renderReport(data: ReportData, figures: readonly Figure[]): stri
     "## Method",
     "",
     `- Each server runs with filesystem storage in its own temporary directory on 127.0.0.1: distribution ` +
-      "(`docker-registry serve`, log level warn, access log off, in-memory blob descriptor cache) and " +
-      "`lib/cli.ts --storage fs:DIR` on Node (node --import tsx), Deno (deno run -A) and Bun.",
+      "(`docker-registry serve`, log level warn, in-memory blob descriptor cache) and " +
+      "`lib/cli.ts --storage fs:DIR` on Node (node --import tsx), Deno (deno run -A) and Bun. Both keep " +
+      "their default access log (one line per request), written to a file.",
     "- Uploads come from bench/client.ts, a separate Node process writing a pre-generated, pre-digested " +
       `random payload with node:http (keep-alive); chunked pushes send ${
         size(s.chunk)

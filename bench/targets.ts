@@ -102,8 +102,6 @@ export const distribution: Target = {
         "version: 0.1",
         "log:",
         "  level: warn",
-        "  accesslog:",
-        "    disabled: true",
         "storage:",
         "  cache:",
         "    blobdescriptor: inmemory",
