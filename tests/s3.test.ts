@@ -1,9 +1,244 @@
-import { s3Storage } from "../lib/storage/s3.ts";
-import { storageContract } from "./storage_contract.ts";
-import { prepareS3, s3TestEnv, uniquePrefix } from "./support/s3_env.ts";
+/**
+ * s3Storage against a real S3 engine (Ceph RGW, started by tests/run.ts through
+ * tests/support/ceph.sh; see tests/support/s3_env.ts): the storage contract suite, the HTTP
+ * protocol suite, and what only S3 has: multipart parts, sessions shared by replicas, aborts,
+ * conditional writes, presigned redirects. Every storage gets a fresh key prefix.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import { suite } from "uvu";
+import { createRegistry } from "../lib/registry.ts";
+import { S3Client } from "../lib/s3/client.ts";
+import { s3Storage, type S3StorageOptions } from "../lib/storage/s3.ts";
+import { type Storage, UploadOffsetError } from "../lib/storage/types.ts";
+import { protocolSuite } from "./protocol_suite.ts";
+import { bytesOf, chunksOf, digestOf, readAll, storageContract } from "./storage_contract.ts";
+import { prepareS3, removePrefix, s3TestEnv, uniquePrefix } from "./support/s3_env.ts";
 
 const env = s3TestEnv();
 await prepareS3(env);
 const run = uniquePrefix();
-let n = 0;
-storageContract("s3", () => s3Storage({ ...env, prefix: `${run}${n++}` }));
+let count = 0;
+const MiB = 1024 * 1024;
+
+/** Options for a storage under a fresh prefix (or `prefix`, to share it like replicas do). */
+function optionsFor(extra: Partial<S3StorageOptions> = {}): S3StorageOptions {
+  return { ...env, prefix: `${run}${count++}`, ...extra };
+}
+
+const client = new S3Client(env);
+
+/** Multipart uploads in progress under a storage's prefix. */
+async function multipartUploads(prefix: string): Promise<number> {
+  return (await client.listMultipartUploads(`${prefix}/`)).length;
+}
+
+/** Keys under a storage's prefix starting with `under`. */
+async function keys(prefix: string, under = ""): Promise<string[]> {
+  const out: string[] = [];
+  for await (const page of client.listAll({ prefix: `${prefix}/${under}` })) {
+    out.push(...page.objects.map((o) => o.key.slice(prefix.length + 1)));
+  }
+  return out;
+}
+
+const s3 = suite("s3 adapter");
+
+s3("partSize below S3's 5 MiB minimum is refused", () => {
+  assert.throws(() => s3Storage(optionsFor({ partSize: 5 * MiB - 1 })), RangeError);
+  assert.ok(s3Storage(optionsFor({ partSize: 5 * MiB })));
+});
+
+s3("uneven appends become 5 MiB parts plus a tail; reads and ranges cross part edges", async () => {
+  const options = optionsFor({ partSize: 5 * MiB });
+  const s = s3Storage(options);
+  const bytes = bytesOf(17 * MiB + 123, 31);
+  const u = await s.uploads.create("multi", { algorithm: "sha256" });
+  const cuts = [0, 3 * MiB, 7 * MiB + 1, 13 * MiB + 1, 13 * MiB + 2, bytes.byteLength];
+  for (let i = 0; i + 1 < cuts.length; i++) {
+    // Each append arrives in uneven pieces, as request bodies do.
+    const piece = bytes.subarray(cuts[i], cuts[i + 1]);
+    const third = Math.floor(piece.byteLength / 3);
+    const info = await s.uploads.append(
+      "multi",
+      u.id,
+      cuts[i],
+      chunksOf(piece.subarray(0, third), piece.subarray(third, 2 * third + 7), piece.subarray(2 * third + 7)),
+    );
+    assert.equal(info?.size, cuts[i + 1]);
+  }
+  assert.equal(await multipartUploads(options.prefix!), 1, "one multipart upload in progress");
+  const tails = (await keys(options.prefix!, "uploads/")).filter((k) => k.includes("/tail-"));
+  assert.equal(tails.length, 1, `one pending tail object: ${tails}`);
+  const d = digestOf(bytes);
+  assert.deepEqual(await s.uploads.commit("multi", u.id, d), { digest: d, size: bytes.byteLength });
+  assert.equal(await multipartUploads(options.prefix!), 0, "completed");
+  assert.deepEqual(await keys(options.prefix!, "uploads/"), [], "session objects removed");
+  const got = await readAll((await s.blobs.read("multi", d))!);
+  assert.equal(got.byteLength, bytes.byteLength);
+  assert.ok(Buffer.compare(got, bytes) === 0, "content");
+  for (const [start, end] of [[5 * MiB - 3, 5 * MiB + 2], [15 * MiB, 17 * MiB + 122], [0, 0]]) {
+    const part = await readAll((await s.blobs.read("multi", d, { start, end }))!);
+    assert.ok(Buffer.compare(part, bytes.subarray(start, end + 1)) === 0, `${start}-${end}`);
+  }
+});
+
+s3("replicas: appends alternate between two adapters over one prefix; either reads and commits", async () => {
+  const options = optionsFor({ partSize: 5 * MiB });
+  const a = s3Storage(options);
+  const b = s3Storage(options);
+  const bytes = bytesOf(16 * MiB + 5, 32);
+  const u = await a.uploads.create("r", { algorithm: "sha256" });
+  assert.deepEqual(await b.uploads.get("r", u.id), u);
+  const cuts = [0, 6 * MiB, 9 * MiB, 11 * MiB];
+  const order = [a, b, a];
+  for (let i = 0; i < order.length; i++) {
+    const info = await order[i].uploads.append("r", u.id, cuts[i], chunksOf(bytes.subarray(cuts[i], cuts[i + 1])));
+    assert.equal(info?.size, cuts[i + 1]);
+    // The other replica sees the new size at once, and refuses a stale offset.
+    const other = i % 2 ? a : b;
+    assert.equal((await other.uploads.get("r", u.id))?.size, cuts[i + 1]);
+    await assert.rejects(
+      other.uploads.append("r", u.id, cuts[i], chunksOf(bytes.subarray(0, 1))),
+      (e: unknown) => e instanceof UploadOffsetError && e.size === cuts[i + 1],
+    );
+  }
+  // B re-hashes what A and B received (completing the multipart upload into a temp object)...
+  const received = await readAll((await b.uploads.read("r", u.id))!);
+  assert.equal(digestOf(received), digestOf(bytes.subarray(0, 11 * MiB)));
+  assert.equal(await multipartUploads(options.prefix!), 0);
+  // ...and the session still takes appends afterwards (a new multipart upload copies it in).
+  const info = await a.uploads.append("r", u.id, 11 * MiB, chunksOf(bytes.subarray(11 * MiB)));
+  assert.equal(info?.size, bytes.byteLength);
+  const d = digestOf(bytes);
+  assert.equal(await a.blobs.stat("r", d), undefined, "nothing visible before commit");
+  assert.deepEqual(await b.uploads.commit("r", u.id, d), { digest: d, size: bytes.byteLength });
+  const got = await readAll((await a.blobs.read("r", d))!);
+  assert.ok(Buffer.compare(got, bytes) === 0);
+  assert.equal(await a.uploads.get("r", u.id), undefined);
+});
+
+s3("replicas: an append in flight on one adapter makes the other's fail at once", async () => {
+  const options = optionsFor();
+  const a = s3Storage(options);
+  const b = s3Storage(options);
+  const u = await a.uploads.create("r", { algorithm: "sha256" });
+  let open = () => {};
+  const gate = new Promise<void>((r) => (open = r));
+  async function* held() {
+    yield bytesOf(100, 33);
+    await gate;
+    yield bytesOf(50, 34);
+  }
+  const first = a.uploads.append("r", u.id, 0, held());
+  await new Promise((r) => setTimeout(r, 300));
+  await assert.rejects(
+    b.uploads.append("r", u.id, 0, chunksOf(bytesOf(10))),
+    (e: unknown) => e instanceof UploadOffsetError && e.size === 0,
+  );
+  open();
+  assert.equal((await first)?.size, 150);
+  assert.equal((await b.uploads.append("r", u.id, 150, chunksOf(bytesOf(1))))?.size, 151);
+});
+
+s3("a body failing after a part was uploaded leaves the session as it was", async () => {
+  const options = optionsFor({ partSize: 5 * MiB });
+  const s = s3Storage(options);
+  const bytes = bytesOf(12 * MiB, 35);
+  const u = await s.uploads.create("f", { algorithm: "sha256" });
+  await s.uploads.append("f", u.id, 0, chunksOf(bytes.subarray(0, 2 * MiB)));
+  const boom = new Error("client went away");
+  async function* broken() {
+    yield bytes.subarray(2 * MiB, 9 * MiB);
+    throw boom;
+  }
+  await assert.rejects(s.uploads.append("f", u.id, 2 * MiB, broken()), (e) => e === boom);
+  assert.equal((await s.uploads.get("f", u.id))?.size, 2 * MiB);
+  assert.equal(await multipartUploads(options.prefix!), 0, "the multipart upload it started is aborted");
+  await s.uploads.append("f", u.id, 2 * MiB, chunksOf(bytes.subarray(2 * MiB)));
+  const d = digestOf(bytes);
+  await s.uploads.commit("f", u.id, d);
+  assert.ok(Buffer.compare(await readAll((await s.blobs.read("f", d))!), bytes) === 0);
+});
+
+s3("cancel and purge abort the multipart upload and remove the session's objects", async () => {
+  const options = optionsFor({ partSize: 5 * MiB });
+  const s = s3Storage(options);
+  const one = await s.uploads.create("c", { algorithm: "sha256" });
+  await s.uploads.append("c", one.id, 0, chunksOf(bytesOf(6 * MiB, 36)));
+  const two = await s.uploads.create("c", { algorithm: "sha256" });
+  await s.uploads.append("c", two.id, 0, chunksOf(bytesOf(6 * MiB, 37)));
+  assert.equal(await multipartUploads(options.prefix!), 2);
+  assert.equal(await s.uploads.cancel("c", one.id), true);
+  assert.equal(await multipartUploads(options.prefix!), 1);
+  assert.equal(await s.uploads.purge!(Date.now() + 1000), 1);
+  assert.equal(await multipartUploads(options.prefix!), 0);
+  assert.deepEqual(await keys(options.prefix!, "uploads/"), []);
+});
+
+s3("listing tags reads only the repository's tag keys; nested repositories stay apart", async () => {
+  const options = optionsFor();
+  const s = s3Storage(options);
+  const m = { digest: digestOf(new Uint8Array([1])), mediaType: "application/json", bytes: new Uint8Array([1]) };
+  await s.manifests.put("a", m);
+  await s.manifests.put("a/b", m);
+  await s.tags.set("a", "one", m.digest);
+  await s.tags.set("a/b", "two", m.digest);
+  assert.deepEqual((await s.tags.list("a", { limit: 10 }))?.items, ["one"]);
+  assert.deepEqual((await s.tags.list("a/b", { limit: 10 }))?.items, ["two"]);
+  assert.deepEqual((await s.repositories({ limit: 10 })).items, ["a", "a/b"]);
+  assert.deepEqual(await keys(options.prefix!, "repositories/a/_tags/"), ["repositories/a/_tags/one"]);
+});
+
+s3("conditional writes: stale If-Match and If-None-Match on an existing object fail", async () => {
+  const options = optionsFor();
+  const key = `${options.prefix}/cas`;
+  const first = await client.putObject(key, "one", { ifNoneMatch: "*" });
+  assert.ok(first);
+  assert.equal(await client.putObject(key, "two", { ifNoneMatch: "*" }), undefined);
+  const second = await client.putObject(key, "two", { ifMatch: first });
+  assert.ok(second);
+  assert.equal(await client.putObject(key, "three", { ifMatch: first }), undefined, "stale ETag");
+  assert.equal(new TextDecoder().decode((await client.getBytes(key))!.bytes), "two");
+  assert.equal(await client.putObject(`${key}-absent`, "x", { ifMatch: first }), undefined);
+});
+
+s3("redirect: whole-blob GETs answer 307 to a presigned URL; ranged GETs never", async () => {
+  const plain = s3Storage(optionsFor());
+  assert.equal(plain.blobs.redirectUrl, undefined, "off by default");
+  const storage: Storage = s3Storage(optionsFor({ redirect: true }));
+  const registry = createRegistry({ storage });
+  const bytes = bytesOf(3000, 38);
+  const d = digestOf(bytes);
+  const put = await registry.fetch(
+    new Request(`http://localhost/v2/red/blobs/uploads/?digest=${d}`, { method: "POST", body: bytes }),
+  );
+  assert.equal(put.status, 201);
+  const res = await registry.fetch(new Request(`http://localhost/v2/red/blobs/${d}`));
+  assert.equal(res.status, 307);
+  const location = res.headers.get("Location")!;
+  assert.match(location, /X-Amz-Signature=/);
+  const fetched = await fetch(location);
+  assert.equal(fetched.status, 200);
+  assert.deepEqual(new Uint8Array(await fetched.arrayBuffer()), bytes);
+  const ranged = await registry.fetch(
+    new Request(`http://localhost/v2/red/blobs/${d}`, { headers: { Range: "bytes=10-19" } }),
+  );
+  assert.equal(ranged.status, 206);
+  assert.deepEqual(new Uint8Array(await ranged.arrayBuffer()), bytes.subarray(10, 20));
+  const other = await registry.fetch(new Request(`http://localhost/v2/elsewhere/blobs/${d}`));
+  assert.equal(other.status, 404, "no redirect for a repository without the blob");
+  await other.body?.cancel();
+});
+
+s3.run();
+
+storageContract("s3", () => s3Storage(optionsFor()));
+protocolSuite("s3", () => s3Storage(optionsFor()));
+
+const cleanup = suite("s3 cleanup");
+cleanup("every object and multipart upload of this run can be removed", async () => {
+  assert.equal(await removePrefix(env, run), 0);
+});
+cleanup.run();

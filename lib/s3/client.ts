@@ -293,12 +293,20 @@ export class S3Client {
         key,
         headers: ifMatch === undefined ? headers : { ...headers, "If-Match": ifMatch },
         body: bytes,
-        allow: [404, 412],
+        allow: conditional ? [404, 412, 500, 503] : [404],
         retry: !conditional,
       });
       await discard(response);
       if (response.status === 404) {
         throw new S3Error(404, "NoSuchBucket", `PutObject ${key}`);
+      }
+      if (response.status >= 500) {
+        // Ceph RGW answers 500 (ECANCELED) to the loser of two racing conditional PUTs, and any
+        // 5xx leaves the outcome open: the object tells. Its ETag is the MD5 of what we sent
+        // only if our write won (state bodies carry a nonce, so no one else writes the same).
+        const now = await this.headObject(key);
+        const ours = `"${createHash("md5").update(bytes).digest("hex")}"`;
+        return now?.etag === ours ? ours : undefined;
       }
       return response.status === 412 ? undefined : response.headers.get("ETag") ?? "";
     };

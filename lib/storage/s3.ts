@@ -77,7 +77,11 @@ const EMPTY = new Uint8Array(0);
 const decoder = new TextDecoder();
 
 /** Map `items` through `fn`, at most `limit` at a time, keeping order. */
-async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+async function mapLimit<T, R>(
+  items: T[],
+  limit: number,
+  fn: (item: T) => Promise<R>,
+): Promise<R[]> {
   const out: R[] = new Array(items.length);
   let next = 0;
   const worker = async () => {
@@ -115,13 +119,19 @@ function md5Etag(text: string): string {
 export function s3Storage(options: S3StorageOptions): Storage {
   const partSize = options.partSize ?? 8 * 1024 * 1024;
   if (!(partSize >= MIN_PART_SIZE)) {
-    throw new RangeError(`partSize must be at least ${MIN_PART_SIZE} bytes (S3's minimum part size)`);
+    throw new RangeError(
+      `partSize must be at least ${MIN_PART_SIZE} bytes (S3's minimum part size)`,
+    );
   }
   const s3 = new S3Client(options);
   const layout = createLayout(options.prefix ?? "");
 
   /** Walk a listing from `startAfter`, collecting up to `limit` names (key minus `prefix`). */
-  async function listNames(prefix: string, after: string | undefined, limit: number): Promise<Page<string>> {
+  async function listNames(
+    prefix: string,
+    after: string | undefined,
+    limit: number,
+  ): Promise<Page<string>> {
     const wanted = Math.max(0, Math.floor(limit));
     const items: string[] = [];
     let more = false;
@@ -167,7 +177,11 @@ export function s3Storage(options: S3StorageOptions): Storage {
     blobs: {
       stat: statLink,
 
-      async read(repository: string, digest: Digest, range?: ByteRange): Promise<BlobBody | undefined> {
+      async read(
+        repository: string,
+        digest: Digest,
+        range?: ByteRange,
+      ): Promise<BlobBody | undefined> {
         const [link, object] = await Promise.all([
           s3.headObject(layout.link(repository, digest)),
           s3.getObject(layout.blob(digest), range),
@@ -237,7 +251,9 @@ export function s3Storage(options: S3StorageOptions): Storage {
         if (!head) return false;
         await s3.deleteObject(layout.manifest(repository, digest));
         const keys: string[] = [];
-        if (head.metadata.subject) keys.push(layout.referrer(repository, head.metadata.subject, digest));
+        if (head.metadata.subject) {
+          keys.push(layout.referrer(repository, head.metadata.subject, digest));
+        }
         // Tags pointing to it: a tag's ETag is the MD5 of its body (the digest), so the listing
         // alone finds them; a store with other ETags costs one GET per tag.
         const wanted = md5Etag(digest);
@@ -262,7 +278,9 @@ export function s3Storage(options: S3StorageOptions): Storage {
           for (const o of page.objects) keys.push(o.key);
         }
         const entries = await mapLimit(keys, 16, (key) => s3.getBytes(key));
-        return entries.filter((e) => e !== undefined).map((e) => JSON.parse(decoder.decode(e.bytes)));
+        return entries.filter((e) => e !== undefined).map((e) =>
+          JSON.parse(decoder.decode(e.bytes))
+        );
       },
     },
 
@@ -272,7 +290,12 @@ export function s3Storage(options: S3StorageOptions): Storage {
         return object ? decoder.decode(object.bytes) : undefined;
       },
 
-      async set(repository: string, tag: string, digest: Digest, expected?: Digest | null): Promise<boolean> {
+      async set(
+        repository: string,
+        tag: string,
+        digest: Digest,
+        expected?: Digest | null,
+      ): Promise<boolean> {
         const key = layout.tag(repository, tag);
         const put = { contentType: "text/plain" };
         if (expected === undefined) return (await s3.putObject(key, digest, put)) !== undefined;

@@ -140,8 +140,6 @@ bluestore block create = true
 bluestore block size = 10737418240
 bluestore block db create = false
 bluestore block wal create = false
-osd max object name len = 256
-osd max object namespace len = 64
 [client.rgw.a]
 rgw frontends = beast endpoint=127.0.0.1:$RGW_PORT tcp_nodelay=1
 rgw data = $DIR/rgw
