@@ -64,7 +64,11 @@ s3("uneven appends become 5 MiB parts plus a tail; reads and ranges cross part e
       "multi",
       u.id,
       cuts[i],
-      chunksOf(piece.subarray(0, third), piece.subarray(third, 2 * third + 7), piece.subarray(2 * third + 7)),
+      chunksOf(
+        piece.subarray(0, third),
+        piece.subarray(third, 2 * third + 7),
+        piece.subarray(2 * third + 7),
+      ),
     );
     assert.equal(info?.size, cuts[i + 1]);
   }
@@ -84,40 +88,48 @@ s3("uneven appends become 5 MiB parts plus a tail; reads and ranges cross part e
   }
 });
 
-s3("replicas: appends alternate between two adapters over one prefix; either reads and commits", async () => {
-  const options = optionsFor({ partSize: 5 * MiB });
-  const a = s3Storage(options);
-  const b = s3Storage(options);
-  const bytes = bytesOf(16 * MiB + 5, 32);
-  const u = await a.uploads.create("r", { algorithm: "sha256" });
-  assert.deepEqual(await b.uploads.get("r", u.id), u);
-  const cuts = [0, 6 * MiB, 9 * MiB, 11 * MiB];
-  const order = [a, b, a];
-  for (let i = 0; i < order.length; i++) {
-    const info = await order[i].uploads.append("r", u.id, cuts[i], chunksOf(bytes.subarray(cuts[i], cuts[i + 1])));
-    assert.equal(info?.size, cuts[i + 1]);
-    // The other replica sees the new size at once, and refuses a stale offset.
-    const other = i % 2 ? a : b;
-    assert.equal((await other.uploads.get("r", u.id))?.size, cuts[i + 1]);
-    await assert.rejects(
-      other.uploads.append("r", u.id, cuts[i], chunksOf(bytes.subarray(0, 1))),
-      (e: unknown) => e instanceof UploadOffsetError && e.size === cuts[i + 1],
-    );
-  }
-  // B re-hashes what A and B received (completing the multipart upload into a temp object)...
-  const received = await readAll((await b.uploads.read("r", u.id))!);
-  assert.equal(digestOf(received), digestOf(bytes.subarray(0, 11 * MiB)));
-  assert.equal(await multipartUploads(options.prefix!), 0);
-  // ...and the session still takes appends afterwards (a new multipart upload copies it in).
-  const info = await a.uploads.append("r", u.id, 11 * MiB, chunksOf(bytes.subarray(11 * MiB)));
-  assert.equal(info?.size, bytes.byteLength);
-  const d = digestOf(bytes);
-  assert.equal(await a.blobs.stat("r", d), undefined, "nothing visible before commit");
-  assert.deepEqual(await b.uploads.commit("r", u.id, d), { digest: d, size: bytes.byteLength });
-  const got = await readAll((await a.blobs.read("r", d))!);
-  assert.ok(Buffer.compare(got, bytes) === 0);
-  assert.equal(await a.uploads.get("r", u.id), undefined);
-});
+s3(
+  "replicas: appends alternate between two adapters over one prefix; either reads and commits",
+  async () => {
+    const options = optionsFor({ partSize: 5 * MiB });
+    const a = s3Storage(options);
+    const b = s3Storage(options);
+    const bytes = bytesOf(16 * MiB + 5, 32);
+    const u = await a.uploads.create("r", { algorithm: "sha256" });
+    assert.deepEqual(await b.uploads.get("r", u.id), u);
+    const cuts = [0, 6 * MiB, 9 * MiB, 11 * MiB];
+    const order = [a, b, a];
+    for (let i = 0; i < order.length; i++) {
+      const info = await order[i].uploads.append(
+        "r",
+        u.id,
+        cuts[i],
+        chunksOf(bytes.subarray(cuts[i], cuts[i + 1])),
+      );
+      assert.equal(info?.size, cuts[i + 1]);
+      // The other replica sees the new size at once, and refuses a stale offset.
+      const other = i % 2 ? a : b;
+      assert.equal((await other.uploads.get("r", u.id))?.size, cuts[i + 1]);
+      await assert.rejects(
+        other.uploads.append("r", u.id, cuts[i], chunksOf(bytes.subarray(0, 1))),
+        (e: unknown) => e instanceof UploadOffsetError && e.size === cuts[i + 1],
+      );
+    }
+    // B re-hashes what A and B received (completing the multipart upload into a temp object)...
+    const received = await readAll((await b.uploads.read("r", u.id))!);
+    assert.equal(digestOf(received), digestOf(bytes.subarray(0, 11 * MiB)));
+    assert.equal(await multipartUploads(options.prefix!), 0);
+    // ...and the session still takes appends afterwards (a new multipart upload copies it in).
+    const info = await a.uploads.append("r", u.id, 11 * MiB, chunksOf(bytes.subarray(11 * MiB)));
+    assert.equal(info?.size, bytes.byteLength);
+    const d = digestOf(bytes);
+    assert.equal(await a.blobs.stat("r", d), undefined, "nothing visible before commit");
+    assert.deepEqual(await b.uploads.commit("r", u.id, d), { digest: d, size: bytes.byteLength });
+    const got = await readAll((await a.blobs.read("r", d))!);
+    assert.ok(Buffer.compare(got, bytes) === 0);
+    assert.equal(await a.uploads.get("r", u.id), undefined);
+  },
+);
 
 s3("replicas: an append in flight on one adapter makes the other's fail at once", async () => {
   const options = optionsFor();
@@ -155,7 +167,11 @@ s3("a body failing after a part was uploaded leaves the session as it was", asyn
   }
   await assert.rejects(s.uploads.append("f", u.id, 2 * MiB, broken()), (e) => e === boom);
   assert.equal((await s.uploads.get("f", u.id))?.size, 2 * MiB);
-  assert.equal(await multipartUploads(options.prefix!), 0, "the multipart upload it started is aborted");
+  assert.equal(
+    await multipartUploads(options.prefix!),
+    0,
+    "the multipart upload it started is aborted",
+  );
   await s.uploads.append("f", u.id, 2 * MiB, chunksOf(bytes.subarray(2 * MiB)));
   const d = digestOf(bytes);
   await s.uploads.commit("f", u.id, d);
@@ -177,19 +193,28 @@ s3("cancel and purge abort the multipart upload and remove the session's objects
   assert.deepEqual(await keys(options.prefix!, "uploads/"), []);
 });
 
-s3("listing tags reads only the repository's tag keys; nested repositories stay apart", async () => {
-  const options = optionsFor();
-  const s = s3Storage(options);
-  const m = { digest: digestOf(new Uint8Array([1])), mediaType: "application/json", bytes: new Uint8Array([1]) };
-  await s.manifests.put("a", m);
-  await s.manifests.put("a/b", m);
-  await s.tags.set("a", "one", m.digest);
-  await s.tags.set("a/b", "two", m.digest);
-  assert.deepEqual((await s.tags.list("a", { limit: 10 }))?.items, ["one"]);
-  assert.deepEqual((await s.tags.list("a/b", { limit: 10 }))?.items, ["two"]);
-  assert.deepEqual((await s.repositories({ limit: 10 })).items, ["a", "a/b"]);
-  assert.deepEqual(await keys(options.prefix!, "repositories/a/_tags/"), ["repositories/a/_tags/one"]);
-});
+s3(
+  "listing tags reads only the repository's tag keys; nested repositories stay apart",
+  async () => {
+    const options = optionsFor();
+    const s = s3Storage(options);
+    const m = {
+      digest: digestOf(new Uint8Array([1])),
+      mediaType: "application/json",
+      bytes: new Uint8Array([1]),
+    };
+    await s.manifests.put("a", m);
+    await s.manifests.put("a/b", m);
+    await s.tags.set("a", "one", m.digest);
+    await s.tags.set("a/b", "two", m.digest);
+    assert.deepEqual((await s.tags.list("a", { limit: 10 }))?.items, ["one"]);
+    assert.deepEqual((await s.tags.list("a/b", { limit: 10 }))?.items, ["two"]);
+    assert.deepEqual((await s.repositories({ limit: 10 })).items, ["a", "a/b"]);
+    assert.deepEqual(await keys(options.prefix!, "repositories/a/_tags/"), [
+      "repositories/a/_tags/one",
+    ]);
+  },
+);
 
 s3("conditional writes: stale If-Match and If-None-Match on an existing object fail", async () => {
   const options = optionsFor();
@@ -212,7 +237,10 @@ s3("redirect: whole-blob GETs answer 307 to a presigned URL; ranged GETs never",
   const bytes = bytesOf(3000, 38);
   const d = digestOf(bytes);
   const put = await registry.fetch(
-    new Request(`http://localhost/v2/red/blobs/uploads/?digest=${d}`, { method: "POST", body: bytes }),
+    new Request(`http://localhost/v2/red/blobs/uploads/?digest=${d}`, {
+      method: "POST",
+      body: bytes as Uint8Array<ArrayBuffer>,
+    }),
   );
   assert.equal(put.status, 201);
   const res = await registry.fetch(new Request(`http://localhost/v2/red/blobs/${d}`));

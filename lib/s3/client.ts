@@ -149,7 +149,10 @@ interface SendOptions {
 /** Encode an object key for a URL path, keeping `/`. */
 function encodeKey(key: string): string {
   return key.split("/").map((part) =>
-    encodeURIComponent(part).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)
+    encodeURIComponent(part).replace(
+      /[!'()*]/g,
+      (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`,
+    )
   ).join("/");
 }
 
@@ -407,7 +410,12 @@ export class S3Client {
     });
     const text = await response.text();
     if (xmlBlocks(text, "Error").length > 0) {
-      throw new S3Error(200, xmlText(text, "Code") ?? "", `CopyObject ${target}`, xmlText(text, "Message"));
+      throw new S3Error(
+        200,
+        xmlText(text, "Code") ?? "",
+        `CopyObject ${target}`,
+        xmlText(text, "Message"),
+      );
     }
     return xmlText(text, "ETag") ?? "";
   }
@@ -470,7 +478,12 @@ export class S3Client {
   }
 
   /** UploadPart with buffered bytes: answers the part's ETag. */
-  async uploadPart(key: string, uploadId: string, partNumber: number, body: Uint8Array): Promise<string> {
+  async uploadPart(
+    key: string,
+    uploadId: string,
+    partNumber: number,
+    body: Uint8Array,
+  ): Promise<string> {
     const response = await this.#send("PUT", "UploadPart", {
       key,
       query: { partNumber: String(partNumber), uploadId },
@@ -500,7 +513,12 @@ export class S3Client {
     const text = await response.text();
     const etag = xmlText(text, "ETag");
     if (!etag) {
-      throw new S3Error(200, xmlText(text, "Code") ?? "", `UploadPartCopy ${key}`, xmlText(text, "Message"));
+      throw new S3Error(
+        200,
+        xmlText(text, "Code") ?? "",
+        `UploadPartCopy ${key}`,
+        xmlText(text, "Message"),
+      );
     }
     return etag;
   }
@@ -508,7 +526,9 @@ export class S3Client {
   /** CompleteMultipartUpload (parts in ascending order). Answers the object's ETag. */
   async completeMultipartUpload(key: string, uploadId: string, parts: PartInfo[]): Promise<string> {
     const xml = `<CompleteMultipartUpload xmlns="http://s3.amazonaws.com/doc/2006-03-01/">${
-      parts.map((p) => `<Part><PartNumber>${p.partNumber}</PartNumber><ETag>${xmlEscape(p.etag)}</ETag></Part>`)
+      parts.map((p) =>
+        `<Part><PartNumber>${p.partNumber}</PartNumber><ETag>${xmlEscape(p.etag)}</ETag></Part>`
+      )
         .join("")
     }</CompleteMultipartUpload>`;
     const response = await this.#send("POST", "CompleteMultipartUpload", {
@@ -600,8 +620,13 @@ export class S3Client {
 
   /** A presigned GET URL for `key`, valid for `expiresInSeconds` (at most 7 days). */
   async presignGet(key: string, expiresInSeconds = 900): Promise<string> {
-    const url = this.#url(key, { "X-Amz-Expires": String(Math.min(604800, Math.max(1, expiresInSeconds))) });
-    const signed = await this.#aws.sign(url.toString(), { method: "GET", aws: { signQuery: true } });
+    const url = this.#url(key, {
+      "X-Amz-Expires": String(Math.min(604800, Math.max(1, expiresInSeconds))),
+    });
+    const signed = await this.#aws.sign(url.toString(), {
+      method: "GET",
+      aws: { signQuery: true },
+    });
     return signed.url;
   }
 }

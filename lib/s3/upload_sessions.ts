@@ -172,7 +172,11 @@ function concatObjects(s3: S3Client, keys: string[]): ReadableStream<Uint8Array>
  * const session = await uploads.create("lib/app", { algorithm: "sha256" });
  * ```
  */
-export function s3UploadStore(s3: S3Client, layout: Layout, options: S3UploadStoreOptions): UploadStore {
+export function s3UploadStore(
+  s3: S3Client,
+  layout: Layout,
+  options: S3UploadStoreOptions,
+): UploadStore {
   const partSize = options.partSize;
   const leaseMs = options.leaseMs ?? 60_000;
 
@@ -224,7 +228,10 @@ export function s3UploadStore(s3: S3Client, layout: Layout, options: S3UploadSto
       const parts = [];
       let n = 1;
       for (const range of copyRanges(size)) {
-        parts.push({ partNumber: n, etag: await s3.uploadPartCopy(target, uploadId, n, source, range) });
+        parts.push({
+          partNumber: n,
+          etag: await s3.uploadPartCopy(target, uploadId, n, source, range),
+        });
         n++;
       }
       await s3.completeMultipartUpload(target, uploadId, parts);
@@ -253,7 +260,10 @@ export function s3UploadStore(s3: S3Client, layout: Layout, options: S3UploadSto
       parts = [];
       for (const range of copyRanges(state.base!)) {
         const n = parts.length + 1;
-        parts.push({ partNumber: n, etag: await s3.uploadPartCopy(dataKey, uploadId, n, dataKey, range) });
+        parts.push({
+          partNumber: n,
+          etag: await s3.uploadPartCopy(dataKey, uploadId, n, dataKey, range),
+        });
       }
     }
     if (tail) {
@@ -263,7 +273,12 @@ export function s3UploadStore(s3: S3Client, layout: Layout, options: S3UploadSto
       parts.push({ partNumber: n, etag: await s3.uploadPart(dataKey, uploadId, n, object.bytes) });
     }
     await s3.completeMultipartUpload(dataKey, uploadId, parts);
-    const next: SessionState = { ...state, multipart: undefined, base: state.size, tail: undefined };
+    const next: SessionState = {
+      ...state,
+      multipart: undefined,
+      base: state.size,
+      tail: undefined,
+    };
     delete next.writer;
     if ((await save(next, loaded.etag)) === undefined) {
       throw new Error(`upload ${state.id} changed while its bytes were being completed`);
@@ -397,8 +412,12 @@ export function s3UploadStore(s3: S3Client, layout: Layout, options: S3UploadSto
         tail,
       };
       delete next.writer;
-      if ((await save(next, claimEtag!)) === undefined) throw new Error("the session's claim was lost");
-      if (state.tail && state.tail.key !== tail?.key) await s3.deleteObject(state.tail.key).catch(() => {});
+      if ((await save(next, claimEtag!)) === undefined) {
+        throw new Error("the session's claim was lost");
+      }
+      if (state.tail && state.tail.key !== tail?.key) {
+        await s3.deleteObject(state.tail.key).catch(() => {});
+      }
       return infoOf(next);
     } catch (error) {
       await cleanup();

@@ -40,7 +40,10 @@ export function xmlUnescape(text: string): string {
  * ```
  */
 export function xmlEscape(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => `&${Object.keys(ENTITIES).find((k) => ENTITIES[k] === c)};`);
+  return text.replace(
+    /[&<>"']/g,
+    (c) => `&${Object.keys(ENTITIES).find((k) => ENTITIES[k] === c)};`,
+  );
 }
 
 /**

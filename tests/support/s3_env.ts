@@ -72,7 +72,9 @@ export async function prepareS3(env: S3TestEnv): Promise<void> {
  */
 export function uniquePrefix(label = "s3"): string {
   const runtime = process.env.TEST_RUNTIME ?? "local";
-  return `test/${label}-${runtime}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}/`;
+  return `test/${label}-${runtime}-${Date.now().toString(36)}-${
+    Math.random().toString(36).slice(2, 8)
+  }/`;
 }
 
 /** Delete every object and abort every multipart upload under `prefix`. Answers what remains. */
