@@ -28,6 +28,7 @@ interface BunServeOptions {
   port: number;
   hostname: string;
   development: boolean;
+  reusePort: boolean;
   maxRequestBodySize: number;
   idleTimeout: number;
   fetch(request: Request): Response | Promise<Response>;
@@ -36,6 +37,13 @@ interface BunServeOptions {
 interface BunGlobal {
   serve(options: BunServeOptions): BunServer;
 }
+
+/**
+ * Stream bodies up to this size that declare a Content-Length are buffered into one piece so that
+ * Bun keeps the header (it drops it on stream bodies, oven-sh/bun#10507). Larger ones go chunked,
+ * unless the handler gives a `Blob` (as fsStorage does with `Bun.file()`).
+ */
+const BUFFER_STREAM_BODY_BYTES = 1024 * 1024;
 
 /** Bun.serve's largest idle timeout, seconds. */
 const BUN_MAX_IDLE_TIMEOUT_S = 255;
@@ -65,7 +73,24 @@ export function serveBun(handler: FetchHandler, options: ServeOptions = {}): Pro
   const hostname = options.hostname ?? "127.0.0.1";
   const port = options.port ?? 0;
   const onError = options.onError ?? ((e: unknown) => console.error("fetch-registry:", e));
-  const fetch = instrumentHandler(handler, {
+  const keepLength: FetchHandler = async (request) => {
+    const response = await handler(request);
+    const length = response.headers.get("Content-Length");
+    if (
+      response.body && request.method !== "HEAD" && length !== null && /^\d+$/.test(length) &&
+      Number(length) <= BUFFER_STREAM_BODY_BYTES && response.status !== 204 &&
+      response.status !== 304
+    ) {
+      const bytes = await response.arrayBuffer();
+      return new Response(bytes, {
+        status: response.status,
+        statusText: response.statusText,
+        headers: response.headers,
+      });
+    }
+    return response;
+  };
+  const fetch = instrumentHandler(keepLength, {
     onRequest: options.onRequest,
     onBytes: createGcNudge(options.gcNudgeBytes ?? DEFAULT_GC_NUDGE_BYTES),
     trustResponseLength: true,
@@ -77,6 +102,7 @@ export function serveBun(handler: FetchHandler, options: ServeOptions = {}): Pro
       port,
       hostname,
       development: false,
+      reusePort: false,
       maxRequestBodySize: Number.MAX_SAFE_INTEGER,
       idleTimeout: Math.min(BUN_MAX_IDLE_TIMEOUT_S, Math.max(1, Math.ceil(idleMs / 1000))),
       fetch,

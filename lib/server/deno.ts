@@ -27,7 +27,7 @@ interface DenoServeOptions {
   hostname: string;
   onListen(addr: unknown): void;
   onError(error: unknown): Response | Promise<Response>;
-  handler(request: Request): Response | Promise<Response>;
+  handler(request: Request, info?: { completed?: Promise<void> }): Response | Promise<Response>;
 }
 interface DenoGlobal {
   serve(options: DenoServeOptions): DenoServer;
@@ -59,6 +59,12 @@ export function serveDeno(handler: FetchHandler, options: ServeOptions = {}): Pr
     onRequest: options.onRequest,
     onBytes: createGcNudge(options.gcNudgeBytes ?? DEFAULT_GC_NUDGE_BYTES),
   });
+  // Deno 2.9's shutdown() makes in-flight request bodies unreadable at once (denoland/deno#36809),
+  // so close() first drains: in-flight requests finish while new ones get 503 + Connection: close;
+  // only then is the listener shut down.
+  let inFlight = 0;
+  let draining = false;
+  let drained: (() => void) | undefined;
   let server: DenoServer;
   try {
     server = deno.serve({
@@ -69,7 +75,27 @@ export function serveDeno(handler: FetchHandler, options: ServeOptions = {}): Pr
         onError(error);
         return new Response("internal server error\n", { status: 500 });
       },
-      handler: serveHandler,
+      handler(request, info) {
+        if (draining) {
+          return new Response("the server is shutting down\n", {
+            status: 503,
+            headers: { "Connection": "close", "Retry-After": "1" },
+          });
+        }
+        inFlight++;
+        let counted = true;
+        const done = () => {
+          if (!counted) return;
+          counted = false;
+          inFlight--;
+          if (draining && inFlight === 0) drained?.();
+        };
+        if (info?.completed) {
+          info.completed.then(done, done);
+          return serveHandler(request);
+        }
+        return Promise.resolve(serveHandler(request)).finally(done);
+      },
     });
   } catch (error) {
     if ((error as Error)?.name === "AddrInUse") {
@@ -88,9 +114,19 @@ export function serveDeno(handler: FetchHandler, options: ServeOptions = {}): Pr
       if (closed) return closed;
       const timeoutMs = closeOptions.timeoutMs ?? DEFAULT_CLOSE_TIMEOUT_MS;
       let timer: ReturnType<typeof setTimeout> | undefined;
-      // Deno has no way to cut in-flight connections: past the bound, stop waiting for them.
+      draining = true;
+      const idle = new Promise<void>((resolve) => {
+        drained = resolve;
+        if (inFlight === 0) resolve();
+      });
       const bound = new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)));
-      closed = Promise.race([server.shutdown(), bound]).finally(() => clearTimeout(timer));
+      // Past the bound, shutdown() cuts what is left (their bodies fail); a handler that still
+      // does not finish is not waited for longer than a second.
+      closed = Promise.race([idle, bound])
+        .then(() => {
+          clearTimeout(timer);
+          return Promise.race([server.shutdown(), new Promise<void>((r) => setTimeout(r, 1000))]);
+        });
       return closed;
     },
   });

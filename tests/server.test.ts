@@ -1,0 +1,425 @@
+/**
+ * The real servers over real sockets, on whichever runtime runs this file (the node:http bridge on
+ * Node, Deno.serve on Deno, Bun.serve on Bun): start on port 0, push and pull with fetch, ranges,
+ * HEAD, concurrency, client aborts, graceful close, the request log, and that the Node bridge
+ * leaves the global Request/Response alone.
+ *
+ * @module
+ */
+import { createHash, randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { connect, type Socket } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import assert from "node:assert/strict";
+import { suite } from "uvu";
+import { createRegistry } from "../lib/registry.ts";
+import { REQUEST_LOG_PATTERN, formatRequestLog } from "../lib/server/log.ts";
+import { serveNode } from "../lib/server/node.ts";
+import { detectRuntime } from "../lib/server/serve.ts";
+import { startRegistry, type StartedRegistry } from "../lib/server/start.ts";
+import { AddressInUseError, type RequestLogEntry } from "../lib/server/types.ts";
+import { memoryStorage } from "../lib/storage/memory.ts";
+
+const RUNTIME = detectRuntime();
+const OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json";
+const EMPTY_CONFIG = "application/vnd.oci.empty.v1+json";
+
+function sha256(bytes: Uint8Array): string {
+  return `sha256:${createHash("sha256").update(bytes).digest("hex")}`;
+}
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.byteLength;
+  }
+  return out;
+}
+
+/** A stream of `bytes` in `size`-byte chunks, one per pull. */
+function chunked(bytes: Uint8Array, size: number): ReadableStream<Uint8Array> {
+  let at = 0;
+  return new ReadableStream<Uint8Array>({
+    pull(controller) {
+      if (at >= bytes.byteLength) return controller.close();
+      controller.enqueue(bytes.slice(at, at + size));
+      at += size;
+    },
+  });
+}
+
+/** POST + streamed PATCH + PUT: answers the blob's digest. */
+async function pushBlob(base: string, name: string, bytes: Uint8Array): Promise<string> {
+  const digest = sha256(bytes);
+  const post = await fetch(`${base}/v2/${name}/blobs/uploads/`, { method: "POST" });
+  assert.equal(post.status, 202);
+  await post.body?.cancel();
+  const location = new URL(post.headers.get("Location")!, base);
+  const patch = await fetch(location, {
+    method: "PATCH",
+    headers: { "Content-Type": "application/octet-stream" },
+    body: chunked(bytes, 64 * 1024),
+    duplex: "half",
+    redirect: "error",
+  } as RequestInit);
+  assert.equal(patch.status, 202, await patch.text());
+  assert.equal(patch.headers.get("Range"), `0-${bytes.byteLength - 1}`);
+  const put = new URL(patch.headers.get("Location")!, base);
+  put.searchParams.set("digest", digest);
+  const done = await fetch(put, { method: "PUT" });
+  assert.equal(done.status, 201, await done.text());
+  assert.equal(done.headers.get("Docker-Content-Digest"), digest);
+  return digest;
+}
+
+/** Push a one-layer image manifest under `tag`; answers its bytes and digest. */
+async function pushImage(
+  base: string,
+  name: string,
+  tag: string,
+  layer: Uint8Array,
+): Promise<{ bytes: Uint8Array; digest: string; layer: string }> {
+  const config = new TextEncoder().encode("{}");
+  const configDigest = await pushBlob(base, name, config);
+  const layerDigest = await pushBlob(base, name, layer);
+  const manifest = {
+    schemaVersion: 2,
+    mediaType: OCI_MANIFEST,
+    config: { mediaType: EMPTY_CONFIG, digest: configDigest, size: config.byteLength },
+    layers: [{
+      mediaType: "application/vnd.oci.image.layer.v1.tar",
+      digest: layerDigest,
+      size: layer.byteLength,
+    }],
+  };
+  const bytes = new TextEncoder().encode(JSON.stringify(manifest));
+  const res = await fetch(`${base}/v2/${name}/manifests/${tag}`, {
+    method: "PUT",
+    headers: { "Content-Type": OCI_MANIFEST },
+    body: bytes,
+  });
+  assert.equal(res.status, 201, await res.text());
+  return { bytes, digest: sha256(bytes), layer: layerDigest };
+}
+
+/** One raw HTTP/1.1 exchange over a socket, for requests fetch cannot make (slow, cut). */
+function rawConnect(port: number): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, "127.0.0.1", () => resolve(socket));
+    socket.once("error", reject);
+  });
+}
+
+/** Read from `socket` until it closes or `until` matches what was read; answers the text. */
+function readUntil(socket: Socket, until: (text: string) => boolean, ms = 10_000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let text = "";
+    const timer = setTimeout(() => reject(new Error(`timed out; got ${JSON.stringify(text)}`)), ms);
+    const finish = () => {
+      clearTimeout(timer);
+      resolve(text);
+    };
+    socket.on("data", (d: Uint8Array) => {
+      text += new TextDecoder().decode(d);
+      if (until(text)) finish();
+    });
+    socket.on("close", finish);
+    socket.on("error", finish);
+  });
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Whether a new TCP connection to `port` is refused. */
+function refused(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, "127.0.0.1");
+    socket.once("connect", () => {
+      socket.destroy();
+      resolve(false);
+    });
+    socket.once("error", () => resolve(true));
+  });
+}
+
+type StorageKind = "memory" | "fs";
+
+function serverSuite(kind: StorageKind): void {
+  const test = suite(`server (${RUNTIME}, ${kind} storage)`);
+  let registry: StartedRegistry;
+  let dir = "";
+  const log: RequestLogEntry[] = [];
+  // fs blobs are Bun.file() on Bun and always keep their Content-Length; a stream (memory) over
+  // 1 MiB goes chunked on Bun (oven-sh/bun#10507), so memory uses a smaller layer.
+  const layer = new Uint8Array(randomBytes(kind === "fs" ? 3 * 1024 * 1024 + 17 : 700 * 1024 + 17));
+  let image: { bytes: Uint8Array; digest: string; layer: string };
+
+  test.before(async () => {
+    dir = mkdtempSync(join(tmpdir(), "fetch-registry-server-"));
+    registry = await startRegistry({
+      port: 0,
+      storage: kind === "fs" ? `fs:${dir}` : "memory",
+      onRequest: (entry) => log.push(entry),
+    });
+  });
+
+  test.after(async () => {
+    await registry.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test("listens on a free port; url and host name it", async () => {
+    assert.ok(registry.port > 0);
+    assert.equal(registry.host, `127.0.0.1:${registry.port}`);
+    assert.equal(registry.url, `http://127.0.0.1:${registry.port}`);
+    const res = await fetch(`${registry.url}/v2/`);
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get("Docker-Distribution-API-Version"), "registry/2.0");
+    assert.deepEqual(await res.json(), {});
+  });
+
+  test("push a blob (POST, streamed PATCH, PUT) and a manifest", async () => {
+    image = await pushImage(registry.url, "demo/app", "v1", layer);
+    const tags = await fetch(`${registry.url}/v2/demo/app/tags/list`);
+    assert.deepEqual(await tags.json(), { name: "demo/app", tags: ["v1"] });
+  });
+
+  test("pull the blob back byte for byte, with Content-Length on GET and HEAD", async () => {
+    const url = `${registry.url}/v2/demo/app/blobs/${image.layer}`;
+    const res = await fetch(url);
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get("Content-Length"), String(layer.byteLength));
+    assert.equal(res.headers.get("Docker-Content-Digest"), image.layer);
+    const body = new Uint8Array(await res.arrayBuffer());
+    assert.equal(body.byteLength, layer.byteLength);
+    assert.equal(sha256(body), image.layer);
+    const head = await fetch(url, { method: "HEAD" });
+    assert.equal(head.status, 200);
+    assert.equal(head.headers.get("Content-Length"), String(layer.byteLength));
+    assert.equal(head.headers.get("Transfer-Encoding"), null);
+    assert.equal((await head.arrayBuffer()).byteLength, 0);
+  });
+
+  test("ranges: 206 with Content-Range and the exact bytes; 416 past the end", async () => {
+    const url = `${registry.url}/v2/demo/app/blobs/${image.layer}`;
+    const size = layer.byteLength;
+    const cases: [string, number, number][] = [
+      ["bytes=0-0", 0, 0],
+      ["bytes=500-1499", 500, 1499],
+      [`bytes=${size - 100}-`, size - 100, size - 1],
+      ["bytes=-4096", size - 4096, size - 1],
+      [`bytes=1000-${size + 5000}`, 1000, size - 1],
+    ];
+    for (const [range, start, end] of cases) {
+      const res = await fetch(url, { headers: { Range: range } });
+      assert.equal(res.status, 206, range);
+      assert.equal(res.headers.get("Content-Range"), `bytes ${start}-${end}/${size}`, range);
+      assert.equal(res.headers.get("Content-Length"), String(end - start + 1), range);
+      const body = new Uint8Array(await res.arrayBuffer());
+      assert.deepEqual(body, layer.subarray(start, end + 1), range);
+    }
+    const bad = await fetch(url, { headers: { Range: `bytes=${size}-${size + 10}` } });
+    assert.equal(bad.status, 416);
+    assert.equal(bad.headers.get("Content-Range"), `bytes */${size}`);
+    await bad.body?.cancel();
+  });
+
+  test("pull the manifest by tag and digest; HEAD has its headers and no body", async () => {
+    for (const ref of ["v1", image.digest]) {
+      const res = await fetch(`${registry.url}/v2/demo/app/manifests/${ref}`, {
+        headers: { Accept: OCI_MANIFEST },
+      });
+      assert.equal(res.status, 200);
+      assert.equal(res.headers.get("Content-Type"), OCI_MANIFEST);
+      assert.equal(res.headers.get("Content-Length"), String(image.bytes.byteLength));
+      assert.equal(res.headers.get("Docker-Content-Digest"), image.digest);
+      assert.deepEqual(new Uint8Array(await res.arrayBuffer()), image.bytes);
+      const head = await fetch(`${registry.url}/v2/demo/app/manifests/${ref}`, { method: "HEAD" });
+      assert.equal(head.status, 200);
+      assert.equal(head.headers.get("Content-Length"), String(image.bytes.byteLength));
+      assert.equal(head.headers.get("Content-Type"), OCI_MANIFEST);
+      assert.equal((await head.arrayBuffer()).byteLength, 0);
+    }
+  });
+
+  test("errors travel as OCI JSON over the wire", async () => {
+    const res = await fetch(`${registry.url}/v2/demo/app/manifests/nope`);
+    assert.equal(res.status, 404);
+    assert.match(res.headers.get("Content-Type") ?? "", /application\/json/);
+    const body = await res.json() as { errors: { code: string }[] };
+    assert.equal(body.errors[0].code, "MANIFEST_UNKNOWN");
+    const bad = await fetch(`${registry.url}/v2/Bad_Name/tags/list`);
+    assert.equal(bad.status, 400);
+    await bad.body?.cancel();
+  });
+
+  test("concurrent pushes and pulls", async () => {
+    const blobs = Array.from({ length: 6 }, (_, i) => new Uint8Array(randomBytes(50_000 + i * 999)));
+    const digests = await Promise.all(blobs.map((b, i) => pushBlob(registry.url, `par/r${i % 2}`, b)));
+    const pulls = await Promise.all(
+      Array.from({ length: 24 }, async (_, i) => {
+        const k = i % blobs.length;
+        const res = await fetch(`${registry.url}/v2/par/r${k % 2}/blobs/${digests[k]}`);
+        assert.equal(res.status, 200);
+        return sha256(new Uint8Array(await res.arrayBuffer())) === digests[k];
+      }),
+    );
+    assert.ok(pulls.every(Boolean));
+  });
+
+  test("a client cutting an upload or a download does not disturb the server", async () => {
+    // Upload: headers promise 1 MiB, 1000 bytes arrive, then the connection drops.
+    const post = await fetch(`${registry.url}/v2/cut/up/blobs/uploads/`, { method: "POST" });
+    const location = post.headers.get("Location")!;
+    await post.body?.cancel();
+    const up = await rawConnect(registry.port);
+    up.write(
+      `PATCH ${location} HTTP/1.1\r\nHost: ${registry.host}\r\nContent-Length: 1048576\r\n` +
+        `Content-Type: application/octet-stream\r\n\r\n`,
+    );
+    up.write(new Uint8Array(1000));
+    await sleep(100);
+    up.destroy();
+    // Download: read the first bytes of the layer, then drop.
+    const down = await rawConnect(registry.port);
+    down.write(
+      `GET /v2/demo/app/blobs/${image.layer} HTTP/1.1\r\nHost: ${registry.host}\r\n\r\n`,
+    );
+    await readUntil(down, (t) => t.length > 20_000);
+    down.destroy();
+    await sleep(100);
+    // The server is fine, and the cut upload appended nothing.
+    const status = await fetch(new URL(location, registry.url));
+    assert.equal(status.status, 204);
+    assert.equal(status.headers.get("Range"), "0-0");
+    const res = await fetch(`${registry.url}/v2/demo/app/blobs/${image.layer}`);
+    assert.equal(sha256(new Uint8Array(await res.arrayBuffer())), image.layer);
+  });
+
+  test("the request log: one entry per request with method, path, status, bytes, ms", () => {
+    const patches = log.filter((e) => e.method === "PATCH" && e.status === 202);
+    assert.ok(patches.some((e) => e.bytes === layer.byteLength), "PATCH counts the bytes received");
+    const gets = log.filter((e) => e.method === "GET" && e.path === `/v2/demo/app/blobs/${image.layer}`);
+    assert.ok(gets.some((e) => e.status === 200 && e.bytes === layer.byteLength && !e.aborted));
+    const heads = log.filter((e) => e.method === "HEAD" && e.status === 200);
+    assert.ok(heads.length >= 1 && heads.every((e) => e.bytes === 0));
+    assert.ok(log.some((e) => e.path === "/v2/demo/app/manifests/nope" && e.status === 404));
+    for (const e of log) {
+      assert.ok(e.ms >= 0 && Number.isFinite(e.ms));
+      assert.match(formatRequestLog(e), REQUEST_LOG_PATTERN);
+    }
+  });
+
+  test.run();
+}
+
+const misc = suite(`server (${RUNTIME}): lifecycle`);
+
+misc("close() lets an in-flight request finish, and refuses new connections", async () => {
+  const registry = await startRegistry({ port: 0 });
+  const post = await fetch(`${registry.url}/v2/slow/up/blobs/uploads/`, { method: "POST" });
+  const location = post.headers.get("Location")!;
+  await post.body?.cancel();
+  const socket = await rawConnect(registry.port);
+  const answer = readUntil(socket, (t) => /\r\n\r\n/.test(t));
+  socket.write(
+    `PATCH ${location} HTTP/1.1\r\nHost: ${registry.host}\r\nContent-Length: 2000\r\n` +
+      `Content-Type: application/octet-stream\r\n\r\n`,
+  );
+  socket.write(new Uint8Array(1000));
+  await sleep(150);
+  let closed = false;
+  const closing = registry.close({ timeoutMs: 5000 }).then(() => (closed = true));
+  await sleep(150);
+  assert.equal(closed, false, "close() waits for the in-flight request");
+  if (RUNTIME === "deno") {
+    // Deno 2.9 cannot stop listening without breaking in-flight uploads (denoland/deno#36809):
+    // while it drains, new requests are answered 503 and their connections closed.
+    const late = await fetch(`${registry.url}/v2/`);
+    assert.equal(late.status, 503);
+    await late.body?.cancel();
+  } else {
+    assert.ok(await refused(registry.port), "no new connections while closing");
+  }
+  socket.write(new Uint8Array(1000));
+  const text = await answer;
+  assert.match(text, /^HTTP\/1\.1 202/);
+  assert.match(text, /\r\nrange: 0-1999\r\n/i);
+  await closing;
+  assert.equal(closed, true);
+  socket.destroy();
+});
+
+misc("close() is bounded: a stalled request is cut after timeoutMs", async () => {
+  const registry = await startRegistry({ port: 0 });
+  const post = await fetch(`${registry.url}/v2/stall/up/blobs/uploads/`, { method: "POST" });
+  const location = post.headers.get("Location")!;
+  await post.body?.cancel();
+  const socket = await rawConnect(registry.port);
+  socket.on("error", () => {});
+  socket.write(
+    `PATCH ${location} HTTP/1.1\r\nHost: ${registry.host}\r\nContent-Length: 2000\r\n\r\n`,
+  );
+  await sleep(100);
+  const started = Date.now();
+  await registry.close({ timeoutMs: 300 });
+  const took = Date.now() - started;
+  assert.ok(took >= 250 && took < 3000, `close took ${took} ms`);
+  socket.destroy();
+});
+
+misc("a taken port is an AddressInUseError", async () => {
+  const first = await startRegistry({ port: 0 });
+  try {
+    await assert.rejects(startRegistry({ port: first.port }), (e: unknown) => {
+      assert.ok(e instanceof AddressInUseError);
+      assert.equal((e as AddressInUseError).code, "EADDRINUSE");
+      return true;
+    });
+  } finally {
+    await first.close();
+  }
+});
+
+misc("unknown storage descriptions are refused with one line", async () => {
+  await assert.rejects(startRegistry({ port: 0, storage: "ftp://x" }), /unknown storage "ftp:\/\/x"/);
+  await assert.rejects(startRegistry({ port: 0, storage: "fs:" }), /needs a directory/);
+});
+
+misc("the Node bridge leaves the global Request and Response alone", async () => {
+  const { Request: R, Response: S, Headers: H, fetch: F } = globalThis;
+  const server = await serveNode(createRegistry({ storage: memoryStorage() }).fetch, { port: 0 });
+  try {
+    const res = await fetch(`${server.url}/v2/`);
+    assert.equal(res.status, 200);
+    await res.body?.cancel();
+    assert.equal(globalThis.Request, R);
+    assert.equal(globalThis.Response, S);
+    assert.equal(globalThis.Headers, H);
+    assert.equal(globalThis.fetch, F);
+  } finally {
+    await server.close();
+  }
+});
+
+misc("the log line format", () => {
+  const line = formatRequestLog(
+    { method: "PATCH", path: "/v2/a/blobs/uploads/x?y=1", status: 202, bytes: 1048576, ms: 12.34, aborted: false },
+    new Date(Date.UTC(2026, 0, 2, 3, 4, 5, 6)),
+  );
+  assert.equal(line, "2026-01-02T03:04:05.006Z PATCH /v2/a/blobs/uploads/x?y=1 202 1048576 12ms");
+  const short = formatRequestLog(
+    { method: "GET", path: "/v2/", status: 200, bytes: 2, ms: 0.42, aborted: true },
+    new Date(0),
+  );
+  assert.equal(short, "1970-01-01T00:00:00.000Z GET /v2/ 200 2 0.4ms aborted");
+  assert.match(short, REQUEST_LOG_PATTERN);
+  assert.doesNotMatch("GET /v2/ 200", REQUEST_LOG_PATTERN);
+});
+
+serverSuite("memory");
+serverSuite("fs");
+misc.run();
