@@ -1,21 +1,428 @@
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+/**
+ * fsStorage: the storage contract and the HTTP protocol suite in temporary directories, plus what
+ * only a filesystem adapter has: restarts, two adapters on one root, expiry, stale locks and
+ * temporary files, path-escape attempts, concurrent commits of the same blob and tag.
+ *
+ * @module
+ */
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  utimesSync,
+  writeFileSync,
+} from "node:fs";
+import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
+import process from "node:process";
+import assert from "node:assert/strict";
+import { suite } from "uvu";
+import { createRegistry } from "../lib/registry.ts";
 import { fsStorage } from "../lib/storage/fs.ts";
-import type { Storage } from "../lib/storage/types.ts";
+import { type Storage, UploadOffsetError } from "../lib/storage/types.ts";
 import { protocolSuite } from "./protocol_suite.ts";
-import { storageContract } from "./storage_contract.ts";
+import {
+  bytesOf,
+  chunksOf,
+  digestOf,
+  manifestOf,
+  pushBlob,
+  readAll,
+  storageContract,
+} from "./storage_contract.ts";
+
+/** Every root of this run lives under one directory, removed when the process exits. */
+const base = mkdtempSync(join(tmpdir(), "fetch-registry-fs-test-"));
+process.on("exit", () => rmSync(base, { recursive: true, force: true }));
 
 const roots = new WeakMap<Storage, string>();
-function makeFs(): Storage {
-  const root = mkdtempSync(join(tmpdir(), "fetch-registry-fs-"));
-  const s = fsStorage({ root });
-  roots.set(s, root);
-  return s;
+let counter = 0;
+
+function newRoot(): string {
+  const root = join(base, `root-${++counter}`);
+  mkdirSync(root);
+  return root;
 }
-async function cleanup(s: Storage) {
-  const root = roots.get(s);
+
+function makeFs(): Storage {
+  const root = newRoot();
+  const storage = fsStorage({ root });
+  roots.set(storage, root);
+  return storage;
+}
+
+async function cleanup(storage: Storage): Promise<void> {
+  const root = roots.get(storage);
   if (root) rmSync(root, { recursive: true, force: true });
 }
+
 storageContract("fs", makeFs, cleanup);
 protocolSuite("fs", makeFs);
+
+/** Every file under `dir`, relative, sorted. */
+function filesUnder(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  return (readdirSync(dir, { recursive: true }) as string[]).map(String).sort();
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+const test = suite("fs storage: restarts, processes, expiry, locks, paths");
+
+test("restart: a new adapter on the same root continues an upload session", async () => {
+  const root = newRoot();
+  const bytes = bytesOf(300_000, 31);
+  const a = fsStorage({ root });
+  const u = await a.uploads.create("lib/x", { algorithm: "sha256" });
+  await a.uploads.append("lib/x", u.id, 0, chunksOf(bytes.subarray(0, 100_000)));
+  await a.close?.();
+  const b = fsStorage({ root });
+  assert.deepEqual(await b.uploads.get("lib/x", u.id), { ...u, size: 100_000 });
+  assert.deepEqual(
+    await readAll((await b.uploads.read("lib/x", u.id))!),
+    bytes.subarray(0, 100_000),
+  );
+  await assert.rejects(
+    b.uploads.append("lib/x", u.id, 0, chunksOf(bytes)),
+    (e: unknown) => e instanceof UploadOffsetError && e.size === 100_000,
+  );
+  await b.uploads.append("lib/x", u.id, 100_000, chunksOf(bytes.subarray(100_000)));
+  const d = digestOf(bytes);
+  assert.deepEqual(await b.uploads.commit("lib/x", u.id, d), { digest: d, size: 300_000 });
+  await b.close?.();
+  const c = fsStorage({ root });
+  assert.deepEqual(await readAll((await c.blobs.read("lib/x", d))!), bytes);
+});
+
+test("restart: through the handler, GET status then PATCH on, and the blob verifies", async () => {
+  const root = newRoot();
+  const bytes = bytesOf(200_000, 32);
+  const first = createRegistry({ storage: fsStorage({ root }) });
+  const post = await first.fetch(
+    new Request("http://r/v2/a/b/blobs/uploads/", { method: "POST" }),
+  );
+  assert.equal(post.status, 202);
+  const location = post.headers.get("Location")!;
+  const patch = await first.fetch(
+    new Request(`http://r${location}`, {
+      method: "PATCH",
+      body: bytes.slice(0, 80_000),
+      headers: { "Content-Range": "0-79999" },
+    }),
+  );
+  assert.equal(patch.status, 202);
+  // "Restart": a new registry and a new adapter, no hash state carried over.
+  const second = createRegistry({ storage: fsStorage({ root }) });
+  const status = await second.fetch(new Request(`http://r${location}`));
+  assert.equal(status.status, 204);
+  assert.equal(status.headers.get("Range"), "0-79999");
+  const digest = digestOf(bytes);
+  const put = await second.fetch(
+    new Request(`http://r${location}?digest=${digest}`, {
+      method: "PUT",
+      body: bytes.slice(80_000),
+      headers: { "Content-Range": `80000-${bytes.byteLength - 1}` },
+    }),
+  );
+  assert.equal(put.status, 201);
+  const third = createRegistry({ storage: fsStorage({ root }) });
+  const get = await third.fetch(new Request(`http://r/v2/a/b/blobs/${digest}`));
+  assert.equal(get.status, 200);
+  assert.deepEqual(new Uint8Array(await get.arrayBuffer()), bytes);
+});
+
+test("restart: manifests, tags and referrers persist", async () => {
+  const root = newRoot();
+  const a = fsStorage({ root });
+  const subject = manifestOf({ image: 1 });
+  const ref = manifestOf({ sig: 1 }, subject.digest);
+  await a.manifests.put("r", subject);
+  await a.manifests.put("r", ref);
+  await a.tags.set("r", "Latest", subject.digest);
+  const b = fsStorage({ root });
+  assert.deepEqual((await b.manifests.get("r", subject.digest))?.bytes, subject.bytes);
+  assert.equal(await b.tags.get("r", "Latest"), subject.digest);
+  assert.deepEqual(await b.manifests.referrers("r", subject.digest), [ref.referrer]);
+  assert.deepEqual(await b.repositories({ limit: 10 }), { items: ["r"], more: false });
+});
+
+test("two adapters on one root: one appends, the other commits; same-offset race", async () => {
+  const root = newRoot();
+  const a = fsStorage({ root });
+  const b = fsStorage({ root });
+  const bytes = bytesOf(50_000, 33);
+  const u = await a.uploads.create("p", { algorithm: "sha256" });
+  await b.uploads.append("p", u.id, 0, chunksOf(bytes.subarray(0, 20_000)));
+  assert.equal((await a.uploads.get("p", u.id))?.size, 20_000);
+  // Both adapters append at offset 20000 at once: the link of seg-20000 decides, exactly one wins.
+  const x = bytesOf(1000, 34);
+  const y = bytesOf(2000, 35);
+  const results = await Promise.allSettled([
+    a.uploads.append("p", u.id, 20_000, chunksOf(x)),
+    b.uploads.append("p", u.id, 20_000, chunksOf(y)),
+  ]);
+  const won = results.findIndex((r) => r.status === "fulfilled");
+  assert.equal(results.filter((r) => r.status === "fulfilled").length, 1);
+  const lost = results[1 - won] as PromiseRejectedResult;
+  assert.ok(lost.reason instanceof UploadOffsetError);
+  const tail = won === 0 ? x : y;
+  const size = 20_000 + tail.byteLength;
+  assert.equal((await b.uploads.get("p", u.id))?.size, size);
+  const all = new Uint8Array(size);
+  all.set(bytes.subarray(0, 20_000));
+  all.set(tail, 20_000);
+  const d = digestOf(all);
+  assert.deepEqual(await a.uploads.commit("p", u.id, d), { digest: d, size });
+  assert.deepEqual(await readAll((await b.blobs.read("p", d))!), all);
+  assert.equal(await b.uploads.get("p", u.id), undefined);
+});
+
+test("concurrent commits of the same blob (two adapters) both succeed, stored once", async () => {
+  const root = newRoot();
+  const a = fsStorage({ root });
+  const b = fsStorage({ root });
+  const bytes = bytesOf(400_000, 36);
+  const d = digestOf(bytes);
+  const sessions = [];
+  for (const [s, repo, pieces] of [[a, "one", 1], [b, "two", 3], [a, "three", 2]] as const) {
+    const u = await s.uploads.create(repo, { algorithm: "sha256" });
+    const step = Math.ceil(bytes.byteLength / pieces);
+    for (let off = 0; off < bytes.byteLength; off += step) {
+      await s.uploads.append(repo, u.id, off, chunksOf(bytes.subarray(off, off + step)));
+    }
+    sessions.push({ s, repo, id: u.id });
+  }
+  const infos = await Promise.all(sessions.map((x) => x.s.uploads.commit(x.repo, x.id, d)));
+  for (const info of infos) assert.deepEqual(info, { digest: d, size: bytes.byteLength });
+  for (const repo of ["one", "two", "three"]) {
+    assert.deepEqual(await readAll((await b.blobs.read(repo, d))!), bytes);
+  }
+  const hex = d.slice(7);
+  assert.deepEqual(filesUnder(join(root, "blobs")), [
+    "sha256",
+    join("sha256", hex.slice(0, 2)),
+    join("sha256", hex.slice(0, 2), hex),
+  ]);
+  assert.deepEqual(filesUnder(join(root, "uploads")), []);
+});
+
+test("concurrent sets of the same tag (two adapters) all succeed; one value; no locks left", async () => {
+  const root = newRoot();
+  const a = fsStorage({ root });
+  const b = fsStorage({ root });
+  const digests = [1, 2, 3, 4, 5, 6, 7, 8].map((v) => manifestOf({ v }).digest);
+  const results = await Promise.all(
+    digests.map((d, i) => (i % 2 ? a : b).tags.set("t", "latest", d)),
+  );
+  assert.deepEqual(results, digests.map(() => true));
+  const final = await a.tags.get("t", "latest");
+  assert.ok(digests.includes(final!));
+  assert.equal(await b.tags.get("t", "latest"), final);
+  assert.deepEqual(readdirSync(join(root, "repositories", "t", "_tags")), ["latest"]);
+  // And compare-and-swap across adapters: exactly one of many wins.
+  const cas = await Promise.all(
+    digests.map((d, i) => (i % 2 ? a : b).tags.set("t", "once", d, null)),
+  );
+  assert.equal(cas.filter(Boolean).length, 1);
+});
+
+test("a lock left by a dead process is broken at once; an old one too", async () => {
+  const root = newRoot();
+  const s = fsStorage({ root });
+  const m = manifestOf({ v: 1 });
+  const tags = join(root, "repositories", "l", "_tags");
+  mkdirSync(tags, { recursive: true });
+  // A pid that is not running on this host (pids are below 2^22 on Linux).
+  writeFileSync(join(tags, ".lock-dead"), `${2 ** 22 + 12345} ${hostname()}`);
+  const started = Date.now();
+  assert.equal(await s.tags.set("l", "dead", m.digest), true);
+  assert.ok(Date.now() - started < 5000, "did not wait for the lock to age");
+  // A lock whose holder looks alive (another host) but is far too old.
+  writeFileSync(join(tags, ".lock-old"), `1 some-other-host`);
+  const old = (Date.now() - 10 * 60 * 1000) / 1000;
+  utimesSync(join(tags, ".lock-old"), old, old);
+  assert.equal(await s.tags.set("l", "old", m.digest), true);
+  assert.deepEqual(readdirSync(tags).sort(), ["dead", "old"]);
+});
+
+test("expiry: sessions older than uploadTtlMs are unknown and purged", async () => {
+  const root = newRoot();
+  const s = fsStorage({ root, uploadTtlMs: 60 });
+  const u = await s.uploads.create("e", { algorithm: "sha256" });
+  await s.uploads.append("e", u.id, 0, chunksOf(bytesOf(1000)));
+  assert.equal((await s.uploads.get("e", u.id))?.size, 1000);
+  await sleep(100);
+  assert.equal(await s.uploads.get("e", u.id), undefined);
+  assert.equal(await s.uploads.append("e", u.id, 1000, chunksOf(bytesOf(1))), undefined);
+  assert.equal(await s.uploads.commit("e", u.id, digestOf(bytesOf(1000))), undefined);
+  assert.ok(existsSync(join(root, "uploads", u.id)), "still on disk until purged");
+  const fresh = await s.uploads.create("e", { algorithm: "sha256" }); // purges in the background
+  await s.close?.(); // waits for that purge
+  assert.equal(existsSync(join(root, "uploads", u.id)), false);
+  assert.equal(await s.uploads.purge!(Date.now() - 60), 0, "already purged");
+  assert.equal((await s.uploads.get("e", fresh.id))?.size, 0);
+});
+
+test("expiry: the default TTL is 24 hours; purge takes a cut-off", async () => {
+  const root = newRoot();
+  const s = fsStorage({ root });
+  const u = await s.uploads.create("e", { algorithm: "sha256" });
+  assert.ok(await s.uploads.get("e", u.id));
+  assert.equal(await s.uploads.purge!(Date.now() - 24 * 60 * 60 * 1000), 0);
+  assert.equal(await s.uploads.purge!(Date.now() + 1), 1);
+  assert.equal(existsSync(join(root, "uploads", u.id)), false);
+});
+
+test("purge removes temporary files a crash left behind, not fresh ones", async () => {
+  const root = newRoot();
+  const s = fsStorage({ root });
+  await pushBlob(s, "t", bytesOf(10)); // creates tmp/
+  const tmp = join(root, "tmp");
+  mkdirSync(tmp, { recursive: true });
+  writeFileSync(join(tmp, "crashed"), "partial");
+  mkdirSync(join(tmp, "session-crashed"));
+  const old = (Date.now() - 2 * 60 * 60 * 1000) / 1000;
+  utimesSync(join(tmp, "crashed"), old, old);
+  utimesSync(join(tmp, "session-crashed"), old, old);
+  writeFileSync(join(tmp, "in-progress"), "partial");
+  await s.uploads.purge!(Date.now());
+  assert.deepEqual(readdirSync(tmp), ["in-progress"]);
+});
+
+test("a failed append leaves no file behind; nothing partial is ever a blob", async () => {
+  const root = newRoot();
+  const s = fsStorage({ root });
+  const u = await s.uploads.create("f", { algorithm: "sha256" });
+  await s.uploads.append("f", u.id, 0, chunksOf(bytesOf(100)));
+  async function* broken() {
+    yield bytesOf(100_000, 2);
+    throw new Error("connection reset");
+  }
+  await assert.rejects(s.uploads.append("f", u.id, 100, broken()), /connection reset/);
+  assert.deepEqual(readdirSync(join(root, "uploads", u.id)).sort(), ["info.json", "seg-0"]);
+  assert.equal(existsSync(join(root, "blobs")), false);
+});
+
+test("unlinking a blob while it is being read does not break the read", async () => {
+  const root = newRoot();
+  const s = fsStorage({ root });
+  const bytes = bytesOf(2 * 1024 * 1024, 37);
+  const d = await pushBlob(s, "u", bytes);
+  const body = await s.blobs.read("u", d);
+  assert.ok(body);
+  assert.equal(await s.blobs.unlink("u", d), true);
+  assert.equal(await s.blobs.read("u", d), undefined);
+  assert.deepEqual(await readAll(body), bytes);
+});
+
+test("reads: Bun gets a Bun.file slice (sendfile, Content-Length); others a stream", async () => {
+  const s = makeFs();
+  const bytes = bytesOf(700_000, 38);
+  const d = await pushBlob(s, "b", bytes);
+  const whole = await s.blobs.read("b", d);
+  const part = await s.blobs.read("b", d, { start: 1000, end: 600_999 });
+  if ("Bun" in globalThis) {
+    assert.ok(whole instanceof Blob && part instanceof Blob);
+    assert.equal(whole.size, 700_000);
+    assert.equal(part.size, 600_000);
+  } else {
+    assert.ok(whole instanceof ReadableStream && part instanceof ReadableStream);
+  }
+  assert.deepEqual(await readAll(part!), bytes.subarray(1000, 601_000));
+  await readAll(whole!);
+  await cleanup(s);
+});
+
+test("paths: invalid names, tags, digests and ids are refused before any path is built", async () => {
+  const root = newRoot();
+  const outside = join(root, "..", `outside-${counter}`);
+  mkdirSync(outside);
+  const s = fsStorage({ root: join(root, "store") });
+  const ok = manifestOf({ v: 1 });
+  const sha = "a".repeat(64);
+  const badNames = [
+    "",
+    ".",
+    "..",
+    "../x",
+    "a/../../x",
+    "a/./b",
+    "/etc",
+    "a//b",
+    "a/",
+    "A",
+    "a\\..\\x",
+    "a/_links",
+    "_manifests",
+    "a\u0000b",
+    `../outside-${counter}`,
+  ];
+  const badTags = ["..", ".", "../x", "a/b", ".hidden", "-x", "a\\b", "x".repeat(129), ""];
+  const badDigests = [
+    "sha256:../../x",
+    `sha256:${sha.toUpperCase()}`,
+    "sha256:abc",
+    `md5:${sha}`,
+    `sha256/${sha}`,
+    `../sha256:${sha}`,
+    "",
+  ];
+  const badIds = ["..", ".", "../x", "a/b", "a\\b", "", "x".repeat(129), "%2e%2e"];
+  const refused = (p: Promise<unknown>) => assert.rejects(p, TypeError);
+  for (const name of badNames) {
+    await refused(s.blobs.stat(name, ok.digest));
+    await refused(s.blobs.read(name, ok.digest));
+    await refused(s.blobs.link(name, ok.digest));
+    await refused(s.blobs.unlink(name, ok.digest));
+    await refused(s.uploads.create(name, { algorithm: "sha256" }));
+    await refused(s.uploads.get(name, "abcdefgh"));
+    await refused(s.manifests.put(name, ok));
+    await refused(s.manifests.get(name, ok.digest));
+    await refused(s.manifests.delete(name, ok.digest));
+    await refused(s.manifests.referrers(name, ok.digest));
+    await refused(s.tags.get(name, "latest"));
+    await refused(s.tags.set(name, "latest", ok.digest));
+    await refused(s.tags.delete(name, "latest"));
+    await refused(s.tags.list(name, { limit: 10 }));
+  }
+  for (const tag of badTags) {
+    await refused(s.tags.get("a", tag));
+    await refused(s.tags.set("a", tag, ok.digest));
+    await refused(s.tags.set("a", tag, ok.digest, null));
+    await refused(s.tags.delete("a", tag));
+  }
+  for (const digest of badDigests) {
+    await refused(s.blobs.stat("a", digest));
+    await refused(s.blobs.read("a", digest));
+    await refused(s.blobs.link("a", digest));
+    await refused(s.blobs.unlink("a", digest));
+    await refused(s.manifests.get("a", digest));
+    await refused(s.manifests.put("a", { ...ok, digest }));
+    if (digest) await refused(s.manifests.put("a", manifestOf({ v: 2 }, digest))); // as subject
+    await refused(s.manifests.delete("a", digest));
+    await refused(s.manifests.referrers("a", digest));
+    await refused(s.tags.set("a", "latest", digest));
+  }
+  const u = await s.uploads.create("a", { algorithm: "sha256" });
+  for (const id of badIds) {
+    await refused(s.uploads.get("a", id));
+    await refused(s.uploads.append("a", id, 0, chunksOf(bytesOf(1))));
+    await refused(s.uploads.read("a", id));
+    await refused(s.uploads.commit("a", id, digestOf(bytesOf(1))));
+    await refused(s.uploads.cancel("a", id));
+  }
+  for (const digest of badDigests) await refused(s.uploads.commit("a", u.id, digest));
+  assert.deepEqual(readdirSync(outside), [], "nothing written outside the root");
+  assert.deepEqual(filesUnder(join(root, "store", "repositories")), []);
+  assert.ok((await s.uploads.get("a", u.id)) !== undefined, "the valid session is untouched");
+  // The repository listing never reports a directory that is no valid name.
+  mkdirSync(join(root, "store", "repositories", "Bad..Name", "_manifests"), { recursive: true });
+  writeFileSync(join(root, "store", "repositories", "Bad..Name", "_manifests", "x"), "");
+  assert.deepEqual(await s.repositories({ limit: 10 }), { items: [], more: false });
+  assert.equal(readFileSync(join(root, "store", "uploads", u.id, "info.json")).length > 0, true);
+});
+
+test.run();

@@ -41,6 +41,7 @@ export function fsBlobs(layout: FsLayout): BlobStore {
       return info && fileBody(layout.blob(digest), info.size, range);
     },
     async link(repository, digest) {
+      layout.link(repository, digest); // refuse invalid input before looking at anything
       const size = await sizeOptional(layout.blob(digest));
       if (size === undefined) return undefined;
       await writeLink(layout, repository, digest);

@@ -51,12 +51,12 @@ export function fsManifests(
   return {
     get,
     async put(repository, manifest) {
+      // Both paths first: an invalid subject refuses the whole put before anything is written.
       const path = layout.manifest(repository, manifest.digest);
+      const indexed = manifest.subject !== undefined && manifest.referrer !== undefined;
+      const entry = indexed ? layout.referrer(repository, manifest.subject!, manifest.digest) : "";
       await writeFileAtomic(layout.tmp, path, encodeRecord(manifest));
-      if (manifest.subject !== undefined && manifest.referrer !== undefined) {
-        const entry = layout.referrer(repository, manifest.subject, manifest.digest);
-        await writeFileAtomic(layout.tmp, entry, JSON.stringify(manifest.referrer));
-      }
+      if (indexed) await writeFileAtomic(layout.tmp, entry, JSON.stringify(manifest.referrer));
     },
     async delete(repository, digest) {
       const record = await get(repository, digest);
