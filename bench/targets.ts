@@ -28,8 +28,12 @@ export interface Target {
   unavailable(): string | undefined;
   /** Version string for the report. */
   version(): string;
-  /** The command line that serves `dir` on `port`. */
-  command(dir: string, port: number): { cmd: string; args: string[]; env?: Record<string, string> };
+  /** The command line that serves `dir` on `port`; `flags` go to the runtime (profilers). */
+  command(
+    dir: string,
+    port: number,
+    flags?: string[],
+  ): { cmd: string; args: string[]; env?: Record<string, string> };
 }
 
 /** A started server. */
@@ -125,10 +129,10 @@ export const node: Target = {
   label: "node",
   unavailable: cliMissing,
   version: () => `node ${process.version}`,
-  command(dir, port) {
+  command(dir, port, flags = []) {
     return {
       cmd: process.execPath,
-      args: ["--import", "tsx", CLI, ...cliArgs(join(dir, "data"), port)],
+      args: [...flags, "--import", "tsx", CLI, ...cliArgs(join(dir, "data"), port)],
     };
   },
 };
@@ -140,10 +144,10 @@ export const deno: Target = {
   unavailable: () =>
     cliMissing() ?? (existsSync(join(BIN, "deno")) ? undefined : "deno is missing: npm install"),
   version: () => firstLine(join(BIN, "deno"), ["--version"]),
-  command(dir, port) {
+  command(dir, port, flags = []) {
     return {
       cmd: join(BIN, "deno"),
-      args: ["run", "-A", CLI, ...cliArgs(join(dir, "data"), port)],
+      args: ["run", "-A", ...flags, CLI, ...cliArgs(join(dir, "data"), port)],
     };
   },
 };
@@ -155,8 +159,8 @@ export const bun: Target = {
   unavailable: () =>
     cliMissing() ?? (existsSync(join(BIN, "bun")) ? undefined : "bun is missing: npm install"),
   version: () => `bun ${firstLine(join(BIN, "bun"), ["--version"])}`,
-  command(dir, port) {
-    return { cmd: join(BIN, "bun"), args: [CLI, ...cliArgs(join(dir, "data"), port)] };
+  command(dir, port, flags = []) {
+    return { cmd: join(BIN, "bun"), args: [...flags, CLI, ...cliArgs(join(dir, "data"), port)] };
   },
 };
 
@@ -195,15 +199,17 @@ function exited(child: ChildProcess): Promise<void> {
  * Start `target` serving `dir`; resolves once `GET /v2/` answers 200.
  *
  * @param cpus CPU list for `taskset -c` (pinning), or undefined.
+ * @param flags Runtime flags (e.g. `--inspect=…`, `--cpu-prof`).
  */
 export async function startTarget(
   target: Target,
   dir: string,
   cpus?: string,
+  flags?: string[],
 ): Promise<RunningTarget> {
   mkdirSync(dir, { recursive: true });
   const port = await freePort();
-  const { cmd, args, env } = target.command(dir, port);
+  const { cmd, args, env } = target.command(dir, port, flags);
   const log = join(dir, "server.log");
   const out = openSync(log, "a");
   const [file, argv] = cpus ? ["taskset", ["-c", cpus, cmd, ...args]] : [cmd, args];
