@@ -10,3 +10,4 @@ export type { ErrorCode, RegistryErrorOptions } from "./lib/errors.ts";
 export * from "./lib/storage/types.ts";
 export { memoryStorage } from "./lib/storage/memory.ts";
 export { fsStorage, type FsStorageOptions } from "./lib/storage/fs.ts";
+export { s3Storage, type S3StorageOptions } from "./lib/storage/s3.ts";

@@ -7,9 +7,12 @@
  * @module
  */
 import assert from "node:assert/strict";
+import process from "node:process";
 import { suite } from "uvu";
 import { createRegistry } from "../lib/registry.ts";
 import { S3Client } from "../lib/s3/client.ts";
+import { parseS3Spec } from "../lib/s3/spec.ts";
+import { storageFromSpec } from "../lib/storage/from_spec.ts";
 import { s3Storage, type S3StorageOptions } from "../lib/storage/s3.ts";
 import { type Storage, UploadOffsetError } from "../lib/storage/types.ts";
 import { protocolSuite } from "./protocol_suite.ts";
@@ -258,6 +261,58 @@ s3("redirect: whole-blob GETs answer 307 to a presigned URL; ranged GETs never",
   const other = await registry.fetch(new Request(`http://localhost/v2/elsewhere/blobs/${d}`));
   assert.equal(other.status, 404, "no redirect for a repository without the blob");
   await other.body?.cancel();
+});
+
+s3("--storage s3://BUCKET/PREFIX?endpoint=&region= with AWS_* credentials", async () => {
+  const creds = { AWS_ACCESS_KEY_ID: "k", AWS_SECRET_ACCESS_KEY: "s" };
+  assert.deepEqual(
+    parseS3Spec("s3://b/p/q/?endpoint=http://127.0.0.1:9&region=r&partSize=6291456", creds),
+    {
+      endpoint: "http://127.0.0.1:9",
+      bucket: "b",
+      region: "r",
+      accessKeyId: "k",
+      secretAccessKey: "s",
+      prefix: "p/q",
+      partSize: 6291456,
+    },
+  );
+  assert.equal(
+    parseS3Spec("s3://b", { ...creds, AWS_REGION: "eu-west-1" }).endpoint,
+    "https://s3.eu-west-1.amazonaws.com",
+  );
+  assert.equal(parseS3Spec("s3://b?redirect=true", creds).redirect, true);
+  assert.throws(() => parseS3Spec("s3://b", {}), /AWS_ACCESS_KEY_ID/);
+  assert.throws(() => parseS3Spec("s3://b?partSize=100", creds), /5 MiB/);
+  assert.throws(() => parseS3Spec("s3://b?bogus=1", creds), /unknown s3 storage parameter/);
+  assert.throws(() => parseS3Spec("s3://", creds), /malformed/);
+  // Through storageFromSpec, against the test engine (credentials from the environment).
+  const prefix = optionsFor().prefix!;
+  const saved = { id: process.env.AWS_ACCESS_KEY_ID, secret: process.env.AWS_SECRET_ACCESS_KEY };
+  process.env.AWS_ACCESS_KEY_ID = env.accessKeyId;
+  process.env.AWS_SECRET_ACCESS_KEY = env.secretAccessKey;
+  try {
+    const spec = `s3://${env.bucket}/${prefix}?endpoint=${
+      encodeURIComponent(env.endpoint)
+    }&region=${env.region}`;
+    const storage = await storageFromSpec(spec);
+    const m = {
+      digest: digestOf(new Uint8Array([7])),
+      mediaType: "application/json",
+      bytes: new Uint8Array([7]),
+    };
+    await storage.manifests.put("spec", m);
+    assert.deepEqual(await keys(prefix, "catalog/"), ["catalog/spec"]);
+    await assert.rejects(
+      storageFromSpec(`s3://no-such-bucket-here?endpoint=${encodeURIComponent(env.endpoint)}`),
+      /not usable/,
+    );
+  } finally {
+    if (saved.id === undefined) delete process.env.AWS_ACCESS_KEY_ID;
+    else process.env.AWS_ACCESS_KEY_ID = saved.id;
+    if (saved.secret === undefined) delete process.env.AWS_SECRET_ACCESS_KEY;
+    else process.env.AWS_SECRET_ACCESS_KEY = saved.secret;
+  }
 });
 
 s3.run();

@@ -6,8 +6,11 @@
  */
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
+import process from "node:process";
 import { fsStorage } from "./fs.ts";
 import { memoryStorage } from "./memory.ts";
+import { s3Storage, type S3StorageOptions } from "./s3.ts";
+import { parseS3Spec, probeS3 } from "../s3/spec.ts";
 import type { Storage } from "./types.ts";
 
 /** The storage description used when none is given. */
@@ -62,9 +65,22 @@ export async function storageFromSpec(spec: string): Promise<Storage> {
     return fsStorage({ root });
   }
   if (spec.startsWith("s3://")) {
-    // ---- S3: the S3 adapter's engineer replaces this branch (parse the URL and build the
-    // adapter, e.g. `return s3Storage(parseS3Url(spec))`). ----
-    throw new StorageSpecError("s3 storage is not available in this build");
+    let options: S3StorageOptions;
+    try {
+      options = parseS3Spec(spec, process.env);
+    } catch (error) {
+      throw new StorageSpecError((error as Error).message);
+    }
+    try {
+      await probeS3(options);
+    } catch (error) {
+      throw new StorageSpecError(
+        `s3 bucket ${options.bucket} at ${options.endpoint} is not usable: ${
+          (error as Error).message
+        }`,
+      );
+    }
+    return s3Storage(options);
   }
   throw new StorageSpecError(
     `unknown storage "${spec}": expected memory, fs:DIR or s3://BUCKET`,
