@@ -28,7 +28,8 @@ import { createRegistry } from "../lib/registry.ts";
 
 const ACCEPT = `${MEDIA_TYPES.manifest}, ${MEDIA_TYPES.index}, ${MEDIA_TYPES.dockerManifest}`;
 const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
-const digestOf = (bytes: Uint8Array) => `sha256:${createHash("sha256").update(bytes).digest("hex")}`;
+const digestOf = (bytes: Uint8Array) =>
+  `sha256:${createHash("sha256").update(bytes).digest("hex")}`;
 
 /** Read a body to the end; answers the error when the stream fails. */
 async function readAll(res: Response): Promise<{ bytes: Uint8Array; error?: unknown }> {
@@ -63,7 +64,10 @@ seeding("an image from strings, bytes and a file pulls back byte for byte", asyn
     const registry = createTestRegistry();
     const image = await registry.seed.image("library/hello", {
       tag: ["latest", "1.0"],
-      layers: ["layer one", new Uint8Array([1, 2, 3]), { file }, { content: "x", mediaType: "application/x-custom" }],
+      layers: ["layer one", new Uint8Array([1, 2, 3]), { file }, {
+        content: "x",
+        mediaType: "application/x-custom",
+      }],
       config: { config: { Cmd: ["/hello"] } },
       annotations: { "org.example": "yes" },
     });
@@ -71,7 +75,9 @@ seeding("an image from strings, bytes and a file pulls back byte for byte", asyn
     assert.equal(image.layers[2].size, 70_000);
     assert.equal(image.layers[3].mediaType, "application/x-custom");
 
-    const manifest = await registry.fetch("/v2/library/hello/manifests/latest", { headers: { Accept: ACCEPT } });
+    const manifest = await registry.fetch("/v2/library/hello/manifests/latest", {
+      headers: { Accept: ACCEPT },
+    });
     assert.equal(manifest.status, 200);
     assert.equal(manifest.headers.get("Docker-Content-Digest"), image.digest);
     assert.equal(manifest.headers.get("Content-Type"), MEDIA_TYPES.manifest);
@@ -128,16 +134,32 @@ seeding("a multi-platform index: children with platforms, each pullable", async 
 
 seeding("an index from images seeded before, and Docker formats", async () => {
   const registry = createTestRegistry();
-  const a = await registry.seed.image("d", { format: "docker", platform: "linux/amd64", layers: ["a"] });
-  const b = await registry.seed.image("d", { format: "docker", platform: "linux/arm/v7", layers: ["b"] });
+  const a = await registry.seed.image("d", {
+    format: "docker",
+    platform: "linux/amd64",
+    layers: ["a"],
+  });
+  const b = await registry.seed.image("d", {
+    format: "docker",
+    platform: "linux/arm/v7",
+    layers: ["b"],
+  });
   assert.equal(a.mediaType, MEDIA_TYPES.dockerManifest);
   assert.equal(a.layers[0].mediaType, MEDIA_TYPES.dockerLayer);
   assert.equal(a.config.mediaType, MEDIA_TYPES.dockerConfig);
-  const list = await registry.seed.index("d", { format: "docker", manifests: [a, b], tag: "multi" });
+  const list = await registry.seed.index("d", {
+    format: "docker",
+    manifests: [a, b],
+    tag: "multi",
+  });
   const got = await registry.inspect.manifest("d", "multi");
   assert.equal(got?.mediaType, MEDIA_TYPES.dockerManifestList);
   assert.equal(got?.digest, list.digest);
-  assert.deepEqual(got?.json.manifests[1].platform, { os: "linux", architecture: "arm", variant: "v7" });
+  assert.deepEqual(got?.json.manifests[1].platform, {
+    os: "linux",
+    architecture: "arm",
+    variant: "v7",
+  });
 });
 
 seeding("an artifact with a subject shows in the referrers API", async () => {
@@ -149,18 +171,37 @@ seeding("an artifact with a subject shows in the referrers API", async () => {
     blobs: ["signature bytes"],
     annotations: { "org.example.signer": "ci" },
   });
-  const sbom = await registry.seed.artifact("app", { artifactType: "application/vnd.example.sbom", subject: image });
-  assert.equal((sbom.manifest as { layers: { mediaType: string }[] }).layers[0].mediaType, MEDIA_TYPES.empty);
+  const sbom = await registry.seed.artifact("app", {
+    artifactType: "application/vnd.example.sbom",
+    subject: image,
+  });
+  assert.equal(
+    (sbom.manifest as { layers: { mediaType: string }[] }).layers[0].mediaType,
+    MEDIA_TYPES.empty,
+  );
 
   const res = await registry.fetch(`/v2/app/referrers/${image.digest}`);
   assert.equal(res.status, 200);
   const index = await res.json();
-  assert.deepEqual(index.manifests.map((m: { digest: string }) => m.digest).sort(), [sig.digest, sbom.digest].sort());
-  const signatures = await registry.inspect.referrers("app", image.digest, "application/vnd.example.signature");
+  assert.deepEqual(
+    index.manifests.map((m: { digest: string }) => m.digest).sort(),
+    [sig.digest, sbom.digest].sort(),
+  );
+  const signatures = await registry.inspect.referrers(
+    "app",
+    image.digest,
+    "application/vnd.example.signature",
+  );
   assert.equal(signatures.length, 1);
   assert.equal(signatures[0].digest, sig.digest);
   assert.equal(signatures[0].annotations?.["org.example.signer"], "ci");
-  assert.equal(await registry.inspect.blobText("app", (sig.manifest as { layers: { digest: string }[] }).layers[0].digest), "signature bytes");
+  assert.equal(
+    await registry.inspect.blobText(
+      "app",
+      (sig.manifest as { layers: { digest: string }[] }).layers[0].digest,
+    ),
+    "signature bytes",
+  );
   // Artifacts pushed by digest add no tag.
   assert.deepEqual(await registry.inspect.tags("app"), ["latest"]);
 });
@@ -170,9 +211,15 @@ seeding("tag, raw manifest, lone blobs, and errors name the failed request", asy
   const image = await registry.seed.image("app", { tag: "1.0.0" });
   const retagged = await registry.seed.tag("app", "latest", image);
   assert.equal(retagged.digest, image.digest);
-  assert.deepEqual(await registry.inspect.snapshot(), { app: { "1.0.0": image.digest, latest: image.digest } });
+  assert.deepEqual(await registry.inspect.snapshot(), {
+    app: { "1.0.0": image.digest, latest: image.digest },
+  });
 
-  const empty = await registry.seed.manifest("app", { schemaVersion: 2, mediaType: MEDIA_TYPES.index, manifests: [] }, {
+  const empty = await registry.seed.manifest("app", {
+    schemaVersion: 2,
+    mediaType: MEDIA_TYPES.index,
+    manifests: [],
+  }, {
     tag: "empty",
   });
   assert.equal((await registry.inspect.manifest("app", "empty"))?.digest, empty.digest);
@@ -182,59 +229,82 @@ seeding("tag, raw manifest, lone blobs, and errors name the failed request", asy
   assert.equal(await registry.inspect.blobText("blobs-only", blob.digest), "hello");
 
   await assert.rejects(
-    registry.seed.manifest("app", { schemaVersion: 2, mediaType: MEDIA_TYPES.manifest, config: image.config, layers: [{ mediaType: MEDIA_TYPES.layer, digest: sha256("nope"), size: 4 }] }),
-    (e: unknown) => e instanceof RegistryResponseError && e.status === 400 && e.code === "MANIFEST_BLOB_UNKNOWN",
+    registry.seed.manifest("app", {
+      schemaVersion: 2,
+      mediaType: MEDIA_TYPES.manifest,
+      config: image.config,
+      layers: [{ mediaType: MEDIA_TYPES.layer, digest: sha256("nope"), size: 4 }],
+    }),
+    (e: unknown) =>
+      e instanceof RegistryResponseError && e.status === 400 && e.code === "MANIFEST_BLOB_UNKNOWN",
   );
-  await assert.rejects(registry.seed.blob("Bad Name", "x"), (e: unknown) => e instanceof RegistryResponseError && e.code === "NAME_INVALID");
+  await assert.rejects(
+    registry.seed.blob("Bad Name", "x"),
+    (e: unknown) => e instanceof RegistryResponseError && e.code === "NAME_INVALID",
+  );
 });
 
-seeding("seeding and inspecting work on a registry mounted under a basePath, and on any fetcher", async () => {
-  const registry = createTestRegistry({ basePath: "/registry" });
-  const image = await registry.seed.image("app", { tag: "latest", layers: ["x"] });
-  const res = await registry.fetch("/registry/v2/app/manifests/latest", { headers: { Accept: ACCEPT } });
-  assert.equal(res.headers.get("Docker-Content-Digest"), image.digest);
-  assert.deepEqual(await registry.inspect.repositories(), ["app"]);
+seeding(
+  "seeding and inspecting work on a registry mounted under a basePath, and on any fetcher",
+  async () => {
+    const registry = createTestRegistry({ basePath: "/registry" });
+    const image = await registry.seed.image("app", { tag: "latest", layers: ["x"] });
+    const res = await registry.fetch("/registry/v2/app/manifests/latest", {
+      headers: { Accept: ACCEPT },
+    });
+    assert.equal(res.headers.get("Docker-Content-Digest"), image.digest);
+    assert.deepEqual(await registry.inspect.repositories(), ["app"]);
 
-  const plain = createRegistry();
-  const seed = createSeeder(plain);
-  const inspect = createInspector(plain);
-  const other = await seed.image("x/y", { tag: "t" });
-  assert.deepEqual(await inspect.snapshot(), { "x/y": { t: other.digest } });
-});
+    const plain = createRegistry();
+    const seed = createSeeder(plain);
+    const inspect = createInspector(plain);
+    const other = await seed.image("x/y", { tag: "t" });
+    assert.deepEqual(await inspect.snapshot(), { "x/y": { t: other.digest } });
+  },
+);
 
 // ---------------------------------------------------------------------------------------------
 const inspecting = suite("testing: inspecting what a client pushed");
 
-inspecting("a push done with plain fetch is read back: repositories, tags, manifest, blobs", async () => {
-  const registry = createTestRegistry();
-  const layer = new TextEncoder().encode("pushed by a client");
-  const config = new TextEncoder().encode("{}");
-  for (const blob of [layer, config]) {
-    const res = await registry.fetch(`/v2/team/tool/blobs/uploads/?digest=${digestOf(blob)}`, { method: "POST", body: blob });
-    assert.equal(res.status, 201);
-  }
-  const manifest = JSON.stringify({
-    schemaVersion: 2,
-    mediaType: MEDIA_TYPES.manifest,
-    config: { mediaType: MEDIA_TYPES.config, digest: digestOf(config), size: config.byteLength },
-    layers: [{ mediaType: MEDIA_TYPES.layer, digest: digestOf(layer), size: layer.byteLength }],
-  });
-  const put = await registry.fetch("/v2/team/tool/manifests/v1", {
-    method: "PUT",
-    body: manifest,
-    headers: { "Content-Type": MEDIA_TYPES.manifest },
-  });
-  assert.equal(put.status, 201);
+inspecting(
+  "a push done with plain fetch is read back: repositories, tags, manifest, blobs",
+  async () => {
+    const registry = createTestRegistry();
+    const layer = new TextEncoder().encode("pushed by a client");
+    const config = new TextEncoder().encode("{}");
+    for (const blob of [layer, config]) {
+      const res = await registry.fetch(`/v2/team/tool/blobs/uploads/?digest=${digestOf(blob)}`, {
+        method: "POST",
+        body: blob,
+      });
+      assert.equal(res.status, 201);
+    }
+    const manifest = JSON.stringify({
+      schemaVersion: 2,
+      mediaType: MEDIA_TYPES.manifest,
+      config: { mediaType: MEDIA_TYPES.config, digest: digestOf(config), size: config.byteLength },
+      layers: [{ mediaType: MEDIA_TYPES.layer, digest: digestOf(layer), size: layer.byteLength }],
+    });
+    const put = await registry.fetch("/v2/team/tool/manifests/v1", {
+      method: "PUT",
+      body: manifest,
+      headers: { "Content-Type": MEDIA_TYPES.manifest },
+    });
+    assert.equal(put.status, 201);
 
-  assert.deepEqual(await registry.inspect.repositories(), ["team/tool"]);
-  assert.deepEqual(await registry.inspect.tags("team/tool"), ["v1"]);
-  const got = await registry.inspect.manifest("team/tool", "v1");
-  assert.equal(got?.text, manifest);
-  assert.equal(got?.json.layers[0].digest, digestOf(layer));
-  assert.equal(await registry.inspect.blobText("team/tool", digestOf(layer)), "pushed by a client");
-  const image = await registry.inspect.image("team/tool", "v1");
-  assert.deepEqual(image?.config, {});
-});
+    assert.deepEqual(await registry.inspect.repositories(), ["team/tool"]);
+    assert.deepEqual(await registry.inspect.tags("team/tool"), ["v1"]);
+    const got = await registry.inspect.manifest("team/tool", "v1");
+    assert.equal(got?.text, manifest);
+    assert.equal(got?.json.layers[0].digest, digestOf(layer));
+    assert.equal(
+      await registry.inspect.blobText("team/tool", digestOf(layer)),
+      "pushed by a client",
+    );
+    const image = await registry.inspect.image("team/tool", "v1");
+    assert.deepEqual(image?.config, {});
+  },
+);
 
 inspecting("absent things are undefined or empty, not errors", async () => {
   const registry = createTestRegistry();
@@ -259,7 +329,9 @@ inspecting("listings are read page after page", async () => {
   assert.deepEqual(await inspect.repositories(), ["many", "other", "third"]);
   // three tag pages and two catalog pages, each following Link
   const recorder = createRecorder();
-  const recorded = createInspector({ fetch: recorder.wrap(registry.registry.fetch) }, { pageSize: 2 });
+  const recorded = createInspector({ fetch: recorder.wrap(registry.registry.fetch) }, {
+    pageSize: 2,
+  });
   await recorded.tags("many");
   assert.deepEqual(recorder.log.summary(), [
     "GET /v2/many/tags/list?n=2 200",
@@ -271,63 +343,83 @@ inspecting("listings are read page after page", async () => {
 // ---------------------------------------------------------------------------------------------
 const recording = suite("testing: request recording");
 
-recording("method, path, query, status, headers, bytes and duration; seeding is not recorded", async () => {
-  const registry = createTestRegistry();
-  const image = await registry.seed.image("app", { tag: "latest", layers: ["abc"] });
-  assert.equal(registry.requests.length, 0);
+recording(
+  "method, path, query, status, headers, bytes and duration; seeding is not recorded",
+  async () => {
+    const registry = createTestRegistry();
+    const image = await registry.seed.image("app", { tag: "latest", layers: ["abc"] });
+    assert.equal(registry.requests.length, 0);
 
-  await registry.fetch("/v2/");
-  const head = await registry.fetch("/v2/app/manifests/latest", { method: "HEAD", headers: { Accept: ACCEPT } });
-  assert.equal(head.status, 200);
-  const get = await registry.fetch(`/v2/app/blobs/${image.layers[0].digest}?ns=example.com`);
-  await get.arrayBuffer();
-  const missing = await registry.fetch("/v2/app/manifests/nope");
-  await missing.body?.cancel();
-  const body = new TextEncoder().encode("0123456789");
-  const push = await registry.fetch(`/v2/app/blobs/uploads/?digest=${digestOf(body)}`, { method: "POST", body });
-  assert.equal(push.status, 201);
+    await registry.fetch("/v2/");
+    const head = await registry.fetch("/v2/app/manifests/latest", {
+      method: "HEAD",
+      headers: { Accept: ACCEPT },
+    });
+    assert.equal(head.status, 200);
+    const get = await registry.fetch(`/v2/app/blobs/${image.layers[0].digest}?ns=example.com`);
+    await get.arrayBuffer();
+    const missing = await registry.fetch("/v2/app/manifests/nope");
+    await missing.body?.cancel();
+    const body = new TextEncoder().encode("0123456789");
+    const push = await registry.fetch(`/v2/app/blobs/uploads/?digest=${digestOf(body)}`, {
+      method: "POST",
+      body,
+    });
+    assert.equal(push.status, 201);
 
-  assert.deepEqual(registry.requests.summary(), [
-    "GET /v2/ 200",
-    "HEAD /v2/app/manifests/latest 200",
-    `GET /v2/app/blobs/${image.layers[0].digest}?ns=example.com 200`,
-    "GET /v2/app/manifests/nope 404",
-    `POST /v2/app/blobs/uploads/?digest=${digestOf(body)} 201`,
-  ]);
-  const [base, headEntry, blob, notFound, post] = registry.requests.all;
-  assert.equal(base.responseBytes, 2);
-  assert.equal(headEntry.responseBytes, 0);
-  assert.equal(headEntry.requestHeaders.Accept, ACCEPT);
-  assert.equal(headEntry.responseHeaders["Docker-Content-Digest"], image.digest);
-  assert.equal(blob.path, `/v2/app/blobs/${image.layers[0].digest}`);
-  assert.equal(blob.query, "?ns=example.com");
-  assert.equal(blob.responseBytes, 3);
-  assert.equal(notFound.status, 404);
-  assert.equal(notFound.responseHeaders["Content-Type"], "application/json");
-  assert.equal(post.requestBytes, 10);
-  assert.ok(post.responseHeaders.Location?.startsWith("/v2/app/blobs/sha256:"));
-  for (const r of registry.requests) assert.ok(r.duration >= 0 && r.duration < 5000, String(r.duration));
-  assert.deepEqual(JSON.parse(JSON.stringify(registry.requests.all[0])).faults, []);
-});
+    assert.deepEqual(registry.requests.summary(), [
+      "GET /v2/ 200",
+      "HEAD /v2/app/manifests/latest 200",
+      `GET /v2/app/blobs/${image.layers[0].digest}?ns=example.com 200`,
+      "GET /v2/app/manifests/nope 404",
+      `POST /v2/app/blobs/uploads/?digest=${digestOf(body)} 201`,
+    ]);
+    const [base, headEntry, blob, notFound, post] = registry.requests.all;
+    assert.equal(base.responseBytes, 2);
+    assert.equal(headEntry.responseBytes, 0);
+    assert.equal(headEntry.requestHeaders.Accept, ACCEPT);
+    assert.equal(headEntry.responseHeaders["Docker-Content-Digest"], image.digest);
+    assert.equal(blob.path, `/v2/app/blobs/${image.layers[0].digest}`);
+    assert.equal(blob.query, "?ns=example.com");
+    assert.equal(blob.responseBytes, 3);
+    assert.equal(notFound.status, 404);
+    assert.equal(notFound.responseHeaders["Content-Type"], "application/json");
+    assert.equal(post.requestBytes, 10);
+    assert.ok(post.responseHeaders.Location?.startsWith("/v2/app/blobs/sha256:"));
+    for (const r of registry.requests) {
+      assert.ok(
+        r.duration >= 0 && r.duration < 5000,
+        String(r.duration),
+      );
+    }
+    assert.deepEqual(JSON.parse(JSON.stringify(registry.requests.all[0])).faults, []);
+  },
+);
 
-recording("a streamed request body (no Content-Length) is counted as the registry reads it", async () => {
-  const registry = createTestRegistry();
-  const start = await registry.fetch("/v2/app/blobs/uploads/", { method: "POST" });
-  const location = start.headers.get("Location")!;
-  const chunks = [new Uint8Array(1000), new Uint8Array(2345)];
-  const stream = new ReadableStream<Uint8Array>({
-    pull(c) {
-      const next = chunks.shift();
-      if (next) c.enqueue(next);
-      else c.close();
-    },
-  });
-  const patch = await registry.fetch(location, { method: "PATCH", body: stream, duplex: "half" } as RequestInit);
-  assert.equal(patch.status, 202);
-  assert.equal(patch.headers.get("Range"), "0-3344");
-  assert.equal(registry.requests.last()?.requestBytes, 3345);
-  assert.equal(registry.requests.last()?.requestHeaders["Content-Length"], undefined);
-});
+recording(
+  "a streamed request body (no Content-Length) is counted as the registry reads it",
+  async () => {
+    const registry = createTestRegistry();
+    const start = await registry.fetch("/v2/app/blobs/uploads/", { method: "POST" });
+    const location = start.headers.get("Location")!;
+    const chunks = [new Uint8Array(1000), new Uint8Array(2345)];
+    const stream = new ReadableStream<Uint8Array>({
+      pull(c) {
+        const next = chunks.shift();
+        if (next) c.enqueue(next);
+        else c.close();
+      },
+    });
+    const patch = await registry.fetch(
+      location,
+      { method: "PATCH", body: stream, duplex: "half" } as RequestInit,
+    );
+    assert.equal(patch.status, 202);
+    assert.equal(patch.headers.get("Range"), "0-3344");
+    assert.equal(registry.requests.last()?.requestBytes, 3345);
+    assert.equal(registry.requests.last()?.requestHeaders["Content-Length"], undefined);
+  },
+);
 
 recording("filter, count, last, clear; record options", async () => {
   const registry = createTestRegistry();
@@ -348,10 +440,23 @@ recording("filter, count, last, clear; record options", async () => {
   await quiet.fetch("/v2/");
   assert.equal(quiet.requests.length, 0);
 
-  const few = createTestRegistry({ record: { headers: ["Docker-Distribution-API-Version"], limit: 2 } });
+  const few = createTestRegistry({
+    record: { headers: ["Docker-Distribution-API-Version"], limit: 2 },
+  });
   for (let i = 0; i < 3; i++) await few.fetch(`/v2/?i=${i}`);
   assert.deepEqual(few.requests.all.map((r) => r.query), ["?i=1", "?i=2"]);
-  assert.deepEqual(few.requests.last()?.responseHeaders, { "Docker-Distribution-API-Version": "registry/2.0" });
+  assert.deepEqual(few.requests.last()?.responseHeaders, {
+    "Docker-Distribution-API-Version": "registry/2.0",
+  });
+
+  const capped = createTestRegistry({ record: { limit: 20 } });
+  for (let i = 0; i < 45; i++) await capped.fetch(`/v2/?i=${i}`);
+  assert.ok(
+    capped.requests.length <= 20 && capped.requests.length >= 18,
+    String(capped.requests.length),
+  );
+  const kept = capped.requests.all.map((r) => Number(r.query.slice(3)));
+  assert.deepEqual(kept, Array.from({ length: kept.length }, (_, i) => 45 - kept.length + i));
 });
 
 recording("createRecorder and createFaults wrap any handler", async () => {
@@ -394,7 +499,13 @@ faults("500, 503 and custom codes, messages, details and raw bodies", async () =
   const registry = createTestRegistry();
   registry.faults.add({ path: "/v2/a/tags/list", status: 500 });
   registry.faults.add({ path: "/v2/b/tags/list", status: 503 });
-  registry.faults.add({ path: "/v2/c/tags/list", status: 403, code: "DENIED", message: "no", detail: { why: "test" } });
+  registry.faults.add({
+    path: "/v2/c/tags/list",
+    status: 403,
+    code: "DENIED",
+    message: "no",
+    detail: { why: "test" },
+  });
   registry.faults.add({ path: "/v2/d/tags/list", status: 502, body: "<html>Bad Gateway</html>" });
   registry.faults.add({ path: "/v2/e/tags/list", status: 418 });
   const a = await registry.fetch("/v2/a/tags/list");
@@ -422,7 +533,10 @@ faults("counting: nth, first k, every k-th, each rule on its own matches", async
   const statuses = [];
   for (let i = 0; i < 7; i++) statuses.push((await registry.fetch("/v2/")).status);
   assert.deepEqual(statuses, [503, 500, 429, 200, 200, 429, 200]);
-  assert.deepEqual(registry.faults.rules.map((r) => [r.matched, r.applied]), [[7, 1], [7, 1], [7, 2]]);
+  assert.deepEqual(registry.faults.rules.map((r) => [r.matched, r.applied]), [[7, 1], [7, 1], [
+    7,
+    2,
+  ]]);
   // HEAD does not match method GET, so it does not count either.
   assert.equal((await registry.fetch("/v2/", { method: "HEAD" })).status, 200);
   assert.equal(registry.faults.rules[0].matched, 7);
@@ -433,12 +547,29 @@ faults("matching: method, path glob, RegExp, route and a predicate", async () =>
   const image = await registry.seed.image("a/b", { tag: "latest", layers: ["l"] });
   registry.faults.add({ route: "blob", method: ["GET"], status: 500 });
   registry.faults.add({ path: "/v2/**/manifests/*", method: "PUT", status: 503 });
-  registry.faults.add({ path: /\/tags\/list$/, status: 401, headers: { "WWW-Authenticate": 'Basic realm="test"' } });
-  registry.faults.add({ match: (r) => r.headers.get("X-Break") === "yes", status: 418, code: "TEAPOT" });
+  registry.faults.add({
+    path: /\/tags\/list$/,
+    status: 401,
+    headers: { "WWW-Authenticate": 'Basic realm="test"' },
+  });
+  registry.faults.add({
+    match: (r) => r.headers.get("X-Break") === "yes",
+    status: 418,
+    code: "TEAPOT",
+  });
   assert.equal((await registry.fetch(`/v2/a/b/blobs/${image.layers[0].digest}`)).status, 500);
-  assert.equal((await registry.fetch(`/v2/a/b/blobs/${image.layers[0].digest}`, { method: "HEAD" })).status, 200);
-  assert.equal((await registry.fetch("/v2/a/b/manifests/x", { method: "PUT", body: "{}" })).status, 503);
-  assert.equal((await registry.fetch("/v2/a/b/manifests/latest", { headers: { Accept: ACCEPT } })).status, 200);
+  assert.equal(
+    (await registry.fetch(`/v2/a/b/blobs/${image.layers[0].digest}`, { method: "HEAD" })).status,
+    200,
+  );
+  assert.equal(
+    (await registry.fetch("/v2/a/b/manifests/x", { method: "PUT", body: "{}" })).status,
+    503,
+  );
+  assert.equal(
+    (await registry.fetch("/v2/a/b/manifests/latest", { headers: { Accept: ACCEPT } })).status,
+    200,
+  );
   const tags = await registry.fetch("/v2/a/b/tags/list");
   assert.equal(tags.status, 401);
   assert.equal(tags.headers.get("WWW-Authenticate"), 'Basic realm="test"');
@@ -494,7 +625,9 @@ faults("cutAfter fails the body after N bytes (error), or ends it short (end)", 
   assert.ok(third.error instanceof Error);
   assert.equal(third.bytes.byteLength, 0);
 
-  const fourth = new Uint8Array(await (await registry.fetch(`/v2/app/blobs/${blob.digest}`)).arrayBuffer());
+  const fourth = new Uint8Array(
+    await (await registry.fetch(`/v2/app/blobs/${blob.digest}`)).arrayBuffer(),
+  );
   assert.deepEqual(fourth, data);
 });
 
@@ -515,34 +648,49 @@ faults("Warning headers (and other headers) on answers the registry made", async
 faults("redirect blob GETs elsewhere (a string or a function of the URL)", async () => {
   const registry = createTestRegistry();
   const blob = await registry.seed.blob("app", "redirected");
-  registry.faults.add({ route: "blob", method: "GET", redirect: (url) => `https://cdn.example${url.pathname}?sig=1` });
-  registry.faults.add({ route: "manifest", nth: 1, redirect: "/v2/other/manifests/x", redirectStatus: 302 });
+  registry.faults.add({
+    route: "blob",
+    method: "GET",
+    redirect: (url) => `https://cdn.example${url.pathname}?sig=1`,
+  });
+  registry.faults.add({
+    route: "manifest",
+    nth: 1,
+    redirect: "/v2/other/manifests/x",
+    redirectStatus: 302,
+  });
   const res = await registry.fetch(`/v2/app/blobs/${blob.digest}`);
   assert.equal(res.status, 307);
-  assert.equal(res.headers.get("Location"), `https://cdn.example/v2/app/blobs/${blob.digest}?sig=1`);
+  assert.equal(
+    res.headers.get("Location"),
+    `https://cdn.example/v2/app/blobs/${blob.digest}?sig=1`,
+  );
   const m = await registry.fetch("/v2/app/manifests/latest");
   assert.equal(m.status, 302);
   assert.equal(m.headers.get("Location"), "/v2/other/manifests/x");
 });
 
-faults("handles: remove one rule; reset removes all; seeding and inspection bypass faults", async () => {
-  const registry = createTestRegistry();
-  const a = registry.faults.add({ name: "a", path: "/v2/", status: 500 });
-  registry.faults.add({ name: "b", route: "blob", status: 500 });
-  registry.faults.add({ name: "c", route: "manifest", status: 500 });
-  assert.deepEqual(registry.faults.rules.map((r) => r.name), ["a", "b", "c"]);
-  const image = await registry.seed.image("app", { tag: "latest", layers: ["l"] });
-  assert.equal((await registry.inspect.image("app", "latest"))?.layers.length, 1);
-  assert.equal(registry.requests.length, 0);
-  assert.equal((await registry.fetch("/v2/")).status, 500);
-  a.remove();
-  a.remove();
-  assert.deepEqual(registry.faults.rules.map((r) => r.name), ["b", "c"]);
-  assert.equal((await registry.fetch("/v2/")).status, 200);
-  registry.faults.reset();
-  assert.equal(registry.faults.rules.length, 0);
-  assert.equal((await registry.fetch(`/v2/app/blobs/${image.layers[0].digest}`)).status, 200);
-});
+faults(
+  "handles: remove one rule; reset removes all; seeding and inspection bypass faults",
+  async () => {
+    const registry = createTestRegistry();
+    const a = registry.faults.add({ name: "a", path: "/v2/", status: 500 });
+    registry.faults.add({ name: "b", route: "blob", status: 500 });
+    registry.faults.add({ name: "c", route: "manifest", status: 500 });
+    assert.deepEqual(registry.faults.rules.map((r) => r.name), ["a", "b", "c"]);
+    const image = await registry.seed.image("app", { tag: "latest", layers: ["l"] });
+    assert.equal((await registry.inspect.image("app", "latest"))?.layers.length, 1);
+    assert.equal(registry.requests.length, 0);
+    assert.equal((await registry.fetch("/v2/")).status, 500);
+    a.remove();
+    a.remove();
+    assert.deepEqual(registry.faults.rules.map((r) => r.name), ["b", "c"]);
+    assert.equal((await registry.fetch("/v2/")).status, 200);
+    registry.faults.reset();
+    assert.equal(registry.faults.rules.length, 0);
+    assert.equal((await registry.fetch(`/v2/app/blobs/${image.layers[0].digest}`)).status, 200);
+  },
+);
 
 faults("rules are checked when added", () => {
   const registry = createTestRegistry();
@@ -591,7 +739,10 @@ resets("reset clears faults and recording; { storage: true } empties the registr
 
 // ---------------------------------------------------------------------------------------------
 /** A small retrying client: what a registry client does about 429, 5xx and broken bodies. */
-function retryingClient(fetchFn: (url: string, init?: RequestInit) => Promise<Response>, base: string) {
+function retryingClient(
+  fetchFn: (url: string, init?: RequestInit) => Promise<Response>,
+  base: string,
+) {
   const log: string[] = [];
   async function attempt<T>(what: string, run: () => Promise<T>): Promise<T> {
     for (let i = 1;; i++) {
@@ -604,7 +755,11 @@ function retryingClient(fetchFn: (url: string, init?: RequestInit) => Promise<Re
       }
     }
   }
-  async function get(path: string, init: RequestInit = {}, digest?: string): Promise<{ res: Response; bytes: Uint8Array }> {
+  async function get(
+    path: string,
+    init: RequestInit = {},
+    digest?: string,
+  ): Promise<{ res: Response; bytes: Uint8Array }> {
     return await attempt(path, async () => {
       const res = await fetchFn(base + path, init);
       if (res.status === 429 || res.status >= 500) {
@@ -613,7 +768,9 @@ function retryingClient(fetchFn: (url: string, init?: RequestInit) => Promise<Re
         await new Promise((r) => setTimeout(r, Math.min(wait, 0.05) * 1000));
         throw new Error(`status ${res.status}`);
       }
-      if (res.status !== 200) throw Object.assign(new Error(`status ${res.status}`), { fatal: true });
+      if (res.status !== 200) {
+        throw Object.assign(new Error(`status ${res.status}`), { fatal: true });
+      }
       const bytes = new Uint8Array(await res.arrayBuffer()); // throws on a cut connection
       const length = res.headers.get("Content-Length");
       if (length !== null && Number(length) !== bytes.byteLength) throw new Error("short body");
@@ -624,7 +781,9 @@ function retryingClient(fetchFn: (url: string, init?: RequestInit) => Promise<Re
   return {
     log,
     async pull(repository: string, reference: string) {
-      const { bytes } = await get(`/v2/${repository}/manifests/${reference}`, { headers: { Accept: ACCEPT } });
+      const { bytes } = await get(`/v2/${repository}/manifests/${reference}`, {
+        headers: { Accept: ACCEPT },
+      });
       const manifest = JSON.parse(text(bytes));
       const blobs: Uint8Array[] = [];
       for (const d of [manifest.config, ...manifest.layers]) {
@@ -648,14 +807,44 @@ function retryingClient(fetchFn: (url: string, init?: RequestInit) => Promise<Re
 }
 
 function addPullFaults(registry: TestRegistry, big: string, small: string) {
-  registry.faults.add({ name: "rate-limit", route: "manifest", method: "GET", first: 2, status: 429, retryAfter: 0 });
+  registry.faults.add({
+    name: "rate-limit",
+    route: "manifest",
+    method: "GET",
+    first: 2,
+    status: 429,
+    retryAfter: 0,
+  });
   registry.faults.add({ name: "flaky-blob", route: "blob", method: "GET", every: 3, status: 503 });
-  registry.faults.add({ name: "drop", path: `/v2/app/blobs/${big}`, method: "GET", nth: 1, cutAfter: 500 });
-  registry.faults.add({ name: "short", path: `/v2/app/blobs/${small}`, nth: 1, cutAfter: 7, cutMode: "end" });
-  registry.faults.add({ name: "put-503", route: "manifest", method: "PUT", nth: 1, status: 503, warning: "busy" });
+  registry.faults.add({
+    name: "drop",
+    path: `/v2/app/blobs/${big}`,
+    method: "GET",
+    nth: 1,
+    cutAfter: 500,
+  });
+  registry.faults.add({
+    name: "short",
+    path: `/v2/app/blobs/${small}`,
+    nth: 1,
+    cutAfter: 7,
+    cutMode: "end",
+  });
+  registry.faults.add({
+    name: "put-503",
+    route: "manifest",
+    method: "PUT",
+    nth: 1,
+    status: 503,
+    warning: "busy",
+  });
 }
 
-async function retryScenario(registry: TestRegistry, fetchFn: (url: string, init?: RequestInit) => Promise<Response>, base: string) {
+async function retryScenario(
+  registry: TestRegistry,
+  fetchFn: (url: string, init?: RequestInit) => Promise<Response>,
+  base: string,
+) {
   const big = new Uint8Array(50_000).map((_, i) => (i * 13) % 256);
   const image = await registry.seed.image("app", { tag: "latest", layers: [big, "second layer"] });
   addPullFaults(registry, image.layers[0].digest, image.layers[1].digest);
@@ -672,7 +861,15 @@ async function retryScenario(registry: TestRegistry, fetchFn: (url: string, init
   const byRule = Object.fromEntries(registry.faults.rules.map((r) => [r.name, r.applied]));
   assert.deepEqual(byRule, { "rate-limit": 2, "flaky-blob": 2, drop: 1, short: 1, "put-503": 1 });
   // config, big (dropped), big (503), big, small (short), small (503), small
-  assert.deepEqual(registry.requests.filter({ path: "/v2/app/blobs/*" }).map((r) => r.status), [200, 200, 503, 200, 200, 503, 200]);
+  assert.deepEqual(registry.requests.filter({ path: "/v2/app/blobs/*" }).map((r) => r.status), [
+    200,
+    200,
+    503,
+    200,
+    200,
+    503,
+    200,
+  ]);
   assert.equal(registry.requests.count({ method: "GET", status: 429 }), 2);
   assert.ok(client.log.some((l) => l.includes("status 429")));
   assert.ok(client.log.some((l) => l.includes("status 503")));
@@ -706,43 +903,53 @@ retry("over a real socket, with plain fetch", async () => {
   assert.ok(log.length >= 6);
 });
 
-retry("over a real socket: a cut body delivers N bytes then the connection drops; end mode ends short", async () => {
-  server ??= await startTestRegistry();
-  await server.reset({ storage: true });
-  const blob = await server.seed.blob("app", new Uint8Array(100_000).fill(7));
-  server.faults.add({ route: "blob", nth: 1, cutAfter: 500 });
-  server.faults.add({ route: "blob", nth: 2, cutAfter: 300, cutMode: "end" });
-  const first = await fetch(`${server.url}/v2/app/blobs/${blob.digest}`);
-  assert.equal(first.status, 200);
-  // Bun.serve sends every stream body chunked, dropping Content-Length (oven-sh/bun#10507); the
-  // cut body is a stream. Node and Deno keep the declared length.
-  assert.equal(first.headers.get("Content-Length"), "Bun" in globalThis ? null : "100000");
-  const r1 = await readAll(first);
-  assert.ok(r1.error, "the connection drops");
-  assert.equal(r1.bytes.byteLength, 500);
-  const r2 = await readAll(await fetch(`${server.url}/v2/app/blobs/${blob.digest}`));
-  assert.equal(r2.error, undefined);
-  assert.equal(r2.bytes.byteLength, 300);
-  const r3 = await readAll(await fetch(`${server.url}/v2/app/blobs/${blob.digest}`));
-  assert.equal(r3.bytes.byteLength, 100_000);
-  assert.deepEqual(server.requests.all.map((r) => r.responseBytes), [500, 300, 100_000]);
-});
+retry(
+  "over a real socket: a cut body delivers N bytes then the connection drops; end mode ends short",
+  async () => {
+    server ??= await startTestRegistry();
+    await server.reset({ storage: true });
+    const blob = await server.seed.blob("app", new Uint8Array(100_000).fill(7));
+    server.faults.add({ route: "blob", nth: 1, cutAfter: 500 });
+    server.faults.add({ route: "blob", nth: 2, cutAfter: 300, cutMode: "end" });
+    const first = await fetch(`${server.url}/v2/app/blobs/${blob.digest}`);
+    assert.equal(first.status, 200);
+    // Bun.serve sends every stream body chunked, dropping Content-Length (oven-sh/bun#10507); the
+    // cut body is a stream. Node and Deno keep the declared length.
+    assert.equal(first.headers.get("Content-Length"), "Bun" in globalThis ? null : "100000");
+    const r1 = await readAll(first);
+    assert.ok(r1.error, "the connection drops");
+    assert.equal(r1.bytes.byteLength, 500);
+    const r2 = await readAll(await fetch(`${server.url}/v2/app/blobs/${blob.digest}`));
+    assert.equal(r2.error, undefined);
+    assert.equal(r2.bytes.byteLength, 300);
+    const r3 = await readAll(await fetch(`${server.url}/v2/app/blobs/${blob.digest}`));
+    assert.equal(r3.bytes.byteLength, 100_000);
+    assert.deepEqual(server.requests.all.map((r) => r.responseBytes), [500, 300, 100_000]);
+  },
+);
 
-retry("over a real socket: blob GETs redirected to another server are followed by fetch", async () => {
-  server ??= await startTestRegistry();
-  await server.reset({ storage: true });
-  cdn = await startTestRegistry();
-  const data = new TextEncoder().encode("from the cdn");
-  const blob = await server.seed.blob("app", data);
-  await cdn.seed.blob("mirror", data);
-  const target = cdn.url;
-  server.faults.add({ route: "blob", method: "GET", redirect: (url) => `${target}${url.pathname.replace("/app/", "/mirror/")}` });
-  const res = await fetch(`${server.url}/v2/app/blobs/${blob.digest}`);
-  assert.equal(res.status, 200);
-  assert.equal(await res.text(), "from the cdn");
-  assert.equal(server.requests.last()?.status, 307);
-  assert.deepEqual(cdn.requests.summary(), [`GET /v2/mirror/blobs/${blob.digest} 200`]);
-});
+retry(
+  "over a real socket: blob GETs redirected to another server are followed by fetch",
+  async () => {
+    server ??= await startTestRegistry();
+    await server.reset({ storage: true });
+    cdn = await startTestRegistry();
+    const data = new TextEncoder().encode("from the cdn");
+    const blob = await server.seed.blob("app", data);
+    await cdn.seed.blob("mirror", data);
+    const target = cdn.url;
+    server.faults.add({
+      route: "blob",
+      method: "GET",
+      redirect: (url) => `${target}${url.pathname.replace("/app/", "/mirror/")}`,
+    });
+    const res = await fetch(`${server.url}/v2/app/blobs/${blob.digest}`);
+    assert.equal(res.status, 200);
+    assert.equal(await res.text(), "from the cdn");
+    assert.equal(server.requests.last()?.status, 307);
+    assert.deepEqual(cdn.requests.summary(), [`GET /v2/mirror/blobs/${blob.digest} 200`]);
+  },
+);
 
 seeding.run();
 inspecting.run();

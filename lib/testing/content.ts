@@ -95,6 +95,8 @@ export function sha256(bytes: Uint8Array | string): string {
 export function parsePlatform(platform: string | Platform): Platform {
   if (typeof platform !== "string") return platform;
   const [os, architecture, variant] = platform.split("/");
-  if (!os || !architecture) throw new TypeError(`platform must be os/architecture[/variant]: ${platform}`);
+  if (!os || !architecture) {
+    throw new TypeError(`platform must be os/architecture[/variant]: ${platform}`);
+  }
   return variant ? { os, architecture, variant } : { os, architecture };
 }

@@ -206,13 +206,19 @@ const CUT_FLUSH_MS = 20;
  * Cut a body after `limit` bytes: fail the stream, or end it. The failure comes on the read after
  * the last delivered bytes (erroring a stream drops what is still queued in it).
  */
-function cutBody(body: ReadableStream<Uint8Array>, limit: number, mode: "error" | "end"): ReadableStream<Uint8Array> {
+function cutBody(
+  body: ReadableStream<Uint8Array>,
+  limit: number,
+  mode: "error" | "end",
+): ReadableStream<Uint8Array> {
   const reader = body.getReader();
   let sent = 0;
   const stop = (controller: ReadableStreamDefaultController<Uint8Array>) => {
     reader.cancel().catch(() => {});
     if (mode === "end") controller.close();
-    else controller.error(new InjectedFaultError(`fault injected: response body cut after ${limit} bytes`));
+    else {controller.error(
+        new InjectedFaultError(`fault injected: response body cut after ${limit} bytes`),
+      );}
   };
   return new ReadableStream<Uint8Array>({
     async pull(controller) {
@@ -296,7 +302,9 @@ export function createFaults(options: FaultsOptions = {}): FaultInjector {
     const rule = r.rule;
     const headers = new Headers({ "Docker-Distribution-API-Version": API_VERSION });
     if (rule.redirect !== undefined) {
-      const location = typeof rule.redirect === "string" ? rule.redirect : rule.redirect(url, request);
+      const location = typeof rule.redirect === "string"
+        ? rule.redirect
+        : rule.redirect(url, request);
       headers.set("Location", location);
       headers.set("Content-Length", "0");
       return new Response(null, { status: rule.redirectStatus ?? 307, headers });
@@ -310,7 +318,9 @@ export function createFaults(options: FaultsOptions = {}): FaultInjector {
       const code = rule.code ?? STATUS_CODES[status] ?? "UNKNOWN";
       const known = (ERROR_CODES as Record<string, readonly [number, string]>)[code];
       const message = rule.message ?? known?.[1] ?? "fault injected";
-      body = JSON.stringify({ errors: [{ code, message, detail: rule.detail ?? { fault: r.name } }] });
+      body = JSON.stringify({
+        errors: [{ code, message, detail: rule.detail ?? { fault: r.name } }],
+      });
       headers.set("Content-Type", "application/json");
     }
     if (request.method === "HEAD") return new Response(null, { status, headers });
@@ -368,7 +378,11 @@ export function createFaults(options: FaultsOptions = {}): FaultInjector {
       } catch {
         const headers = new Headers(response.headers);
         addHeaders(headers, extra);
-        return new Response(response.body, { status: response.status, statusText: response.statusText, headers });
+        return new Response(response.body, {
+          status: response.status,
+          statusText: response.statusText,
+          headers,
+        });
       }
     }
     const headers = new Headers(response.headers);
@@ -379,7 +393,11 @@ export function createFaults(options: FaultsOptions = {}): FaultInjector {
     mark.cutAfter = Number.isNaN(declared) ? limit : Math.min(limit, declared);
     if (mode === "end") headers.delete("Content-Length");
     const body = cutBody(response.body!, limit, mode);
-    return new Response(body, { status: response.status, statusText: response.statusText, headers });
+    return new Response(body, {
+      status: response.status,
+      statusText: response.statusText,
+      headers,
+    });
   }
 
   const faults: FaultInjector = {
@@ -393,15 +411,27 @@ export function createFaults(options: FaultsOptions = {}): FaultInjector {
         throw new TypeError("fault rule: redirect cannot be combined with status or body");
       }
       if (rule.cutAfter !== undefined && (!Number.isInteger(rule.cutAfter) || rule.cutAfter < 0)) {
-        throw new RangeError(`fault rule: cutAfter must be a non-negative integer, got ${rule.cutAfter}`);
+        throw new RangeError(
+          `fault rule: cutAfter must be a non-negative integer, got ${rule.cutAfter}`,
+        );
       }
       added++;
       const methods = rule.method === undefined
         ? undefined
         : new Set(([] as string[]).concat(rule.method).map((m) => m.toUpperCase()));
       const path = rule.path === undefined ? undefined : pathPattern(rule.path);
-      const routes = rule.route === undefined ? undefined : new Set<string>(([] as string[]).concat(rule.route));
-      const r: LiveRule = { rule, name: rule.name ?? `fault-${added}`, methods, path, routes, matched: 0, applied: 0 };
+      const routes = rule.route === undefined
+        ? undefined
+        : new Set<string>(([] as string[]).concat(rule.route));
+      const r: LiveRule = {
+        rule,
+        name: rule.name ?? `fault-${added}`,
+        methods,
+        path,
+        routes,
+        matched: 0,
+        applied: 0,
+      };
       live = [...live, r];
       const handle: FaultHandle = {
         name: r.name,

@@ -62,7 +62,11 @@ export class RegistryResponseError extends Error {
     } catch {
       // not an OCI error body
     }
-    super(`${method} ${path} answered ${status}${code ? ` ${code}` : ""}${message ? `: ${message}` : ""}`);
+    super(
+      `${method} ${path} answered ${status}${code ? ` ${code}` : ""}${
+        message ? `: ${message}` : ""
+      }`,
+    );
     this.name = "RegistryResponseError";
     this.method = method;
     this.path = path;
@@ -81,7 +85,12 @@ export function v2Path(target: Target, rest: string): string {
  * Send one request to the target; `path` is absolute (`/v2/...`) or a `Location` value (relative
  * or absolute URL).
  */
-export function send(target: Target, method: string, path: string, init: RequestInit = {}): Promise<Response> {
+export function send(
+  target: Target,
+  method: string,
+  path: string,
+  init: RequestInit = {},
+): Promise<Response> {
   return target.fetcher.fetch(new Request(new URL(path, IN_PROCESS_ORIGIN), { ...init, method }));
 }
 

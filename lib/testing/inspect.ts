@@ -205,7 +205,9 @@ export function createInspector(fetcher: Fetcher, options: InspectorOptions = {}
 
     async manifest(repository, reference) {
       const path = v2Path(target, `${repository}/manifests/${reference}`);
-      const response = await send(target, "GET", path, { headers: { Accept: ACCEPT_ALL_MANIFESTS } });
+      const response = await send(target, "GET", path, {
+        headers: { Accept: ACCEPT_ALL_MANIFESTS },
+      });
       if (response.status === 404) {
         await response.body?.cancel();
         return undefined;
@@ -246,18 +248,26 @@ export function createInspector(fetcher: Fetcher, options: InspectorOptions = {}
     async image(repository, reference) {
       const manifest = await inspector.manifest(repository, reference);
       if (!manifest) return undefined;
-      const json = manifest.json as { config?: OciDescriptor; layers?: OciDescriptor[] } | undefined;
+      const json = manifest.json as
+        | { config?: OciDescriptor; layers?: OciDescriptor[] }
+        | undefined;
       if (!json?.config || !Array.isArray(json.layers)) {
-        throw new TypeError(`${repository}:${reference} is not an image manifest (${manifest.mediaType})`);
+        throw new TypeError(
+          `${repository}:${reference} is not an image manifest (${manifest.mediaType})`,
+        );
       }
       const need = async (d: OciDescriptor) => {
         const bytes = await blob(repository, d.digest);
-        if (!bytes) throw new Error(`${repository}:${reference} names blob ${d.digest}, which is missing`);
+        if (!bytes) {
+          throw new Error(`${repository}:${reference} names blob ${d.digest}, which is missing`);
+        }
         return bytes;
       };
       const configBytes = await need(json.config);
       const layers = [];
-      for (const descriptor of json.layers) layers.push({ descriptor, bytes: await need(descriptor) });
+      for (const descriptor of json.layers) {
+        layers.push({ descriptor, bytes: await need(descriptor) });
+      }
       return { manifest, config: parseJson(decoder.decode(configBytes)), layers };
     },
 
@@ -267,7 +277,9 @@ export function createInspector(fetcher: Fetcher, options: InspectorOptions = {}
         const tags: Record<string, string> = {};
         for (const tag of await inspector.tags(repository)) {
           const path = v2Path(target, `${repository}/manifests/${tag}`);
-          const response = await send(target, "HEAD", path, { headers: { Accept: ACCEPT_ALL_MANIFESTS } });
+          const response = await send(target, "HEAD", path, {
+            headers: { Accept: ACCEPT_ALL_MANIFESTS },
+          });
           await expectStatus(response, "HEAD", path, 200);
           tags[tag] = response.headers.get("Docker-Content-Digest") ?? "";
         }

@@ -41,9 +41,23 @@ export type {
 export { createInspector } from "./inspect.ts";
 export type { InspectedImage, InspectedManifest, Inspector, InspectorOptions } from "./inspect.ts";
 export { createRecorder, DEFAULT_RECORDED_HEADERS } from "./recorder.ts";
-export type { RecordedRequest, Recorder, RecorderOptions, RequestFilter, RequestLog } from "./recorder.ts";
+export type {
+  RecordedRequest,
+  Recorder,
+  RecorderOptions,
+  RequestFilter,
+  RequestLog,
+} from "./recorder.ts";
 export { createFaults, InjectedFaultError } from "./faults.ts";
-export type { FaultHandle, FaultInjector, FaultMark, FaultRule, Faults, FaultsOptions, Handler } from "./faults.ts";
+export type {
+  FaultHandle,
+  FaultInjector,
+  FaultMark,
+  FaultRule,
+  Faults,
+  FaultsOptions,
+  Handler,
+} from "./faults.ts";
 export { parsePlatform, sha256, toBytes } from "./content.ts";
 export type { Content, FileContent, OciDescriptor, Platform } from "./content.ts";
 export { pathPattern } from "./glob.ts";

@@ -327,7 +327,11 @@ function isContent(value: unknown): value is Content {
 export function createSeeder(fetcher: Fetcher, options: SeederOptions = {}): Seeder {
   const target: Target = { fetcher, basePath: options.basePath };
 
-  async function pushBlob(repository: string, bytes: Uint8Array, mediaType: string): Promise<OciDescriptor> {
+  async function pushBlob(
+    repository: string,
+    bytes: Uint8Array,
+    mediaType: string,
+  ): Promise<OciDescriptor> {
     const digest = sha256(bytes);
     const start = v2Path(target, `${repository}/blobs/uploads/`);
     const session = await expectStatus(await send(target, "POST", start), "POST", start, 202);
@@ -338,7 +342,10 @@ export function createSeeder(fetcher: Fetcher, options: SeederOptions = {}): See
     const put = location.startsWith("http") ? url.href : url.pathname + url.search;
     const response = await send(target, "PUT", put, {
       body: bytes as Uint8Array<ArrayBuffer>,
-      headers: { "Content-Type": "application/octet-stream", "Content-Length": String(bytes.byteLength) },
+      headers: {
+        "Content-Type": "application/octet-stream",
+        "Content-Length": String(bytes.byteLength),
+      },
     });
     await expectStatus(response, "PUT", put, 201);
     await response.body?.cancel();
@@ -372,7 +379,16 @@ export function createSeeder(fetcher: Fetcher, options: SeederOptions = {}): See
   ): Promise<SeededManifest & { manifest: T }> {
     const bytes = encoder.encode(JSON.stringify(json));
     const { digest, descriptor } = await pushManifest(repository, bytes, mediaType, tags);
-    return { repository, digest, mediaType, size: bytes.byteLength, bytes, tags, descriptor, manifest: json };
+    return {
+      repository,
+      digest,
+      mediaType,
+      size: bytes.byteLength,
+      bytes,
+      tags,
+      descriptor,
+      manifest: json,
+    };
   }
 
   async function pushLayers(
@@ -383,7 +399,11 @@ export function createSeeder(fetcher: Fetcher, options: SeederOptions = {}): See
     const out: OciDescriptor[] = [];
     for (const input of inputs) {
       const layer = isLayerInput(input) ? input : { content: input };
-      const descriptor = await pushBlob(repository, await toBytes(layer.content), layer.mediaType ?? defaultType);
+      const descriptor = await pushBlob(
+        repository,
+        await toBytes(layer.content),
+        layer.mediaType ?? defaultType,
+      );
       if (layer.annotations) descriptor.annotations = layer.annotations;
       out.push(descriptor);
     }
@@ -392,7 +412,11 @@ export function createSeeder(fetcher: Fetcher, options: SeederOptions = {}): See
 
   const seeder: Seeder = {
     async blob(repository, content, options = {}) {
-      return await pushBlob(repository, await toBytes(content), options.mediaType ?? "application/octet-stream");
+      return await pushBlob(
+        repository,
+        await toBytes(content),
+        options.mediaType ?? "application/octet-stream",
+      );
     },
 
     async image(repository, options = {}) {
@@ -442,7 +466,9 @@ export function createSeeder(fetcher: Fetcher, options: SeederOptions = {}): See
       const children: SeededManifest[] = [];
       for (const child of options.manifests) {
         children.push(
-          isSeeded(child) ? child : await seeder.image(repository, { format: options.format, ...child }),
+          isSeeded(child)
+            ? child
+            : await seeder.image(repository, { format: options.format, ...child }),
         );
       }
       const mediaType = docker ? MEDIA_TYPES.dockerManifestList : MEDIA_TYPES.index;
@@ -464,7 +490,11 @@ export function createSeeder(fetcher: Fetcher, options: SeederOptions = {}): See
     async artifact(repository, options) {
       let config = EMPTY_DESCRIPTOR;
       if (options.config) {
-        config = await pushBlob(repository, await toBytes(options.config.content), options.config.mediaType);
+        config = await pushBlob(
+          repository,
+          await toBytes(options.config.content),
+          options.config.mediaType,
+        );
       } else {
         await pushBlob(repository, EMPTY_JSON, MEDIA_TYPES.empty);
       }
@@ -505,7 +535,16 @@ export function createSeeder(fetcher: Fetcher, options: SeederOptions = {}): See
         (typeof json.mediaType === "string" ? json.mediaType : MEDIA_TYPES.manifest);
       const tags = tagList(options.tag);
       const { digest, descriptor } = await pushManifest(repository, bytes, mediaType, tags);
-      return { repository, digest, mediaType, size: bytes.byteLength, bytes, tags, descriptor, manifest: json };
+      return {
+        repository,
+        digest,
+        mediaType,
+        size: bytes.byteLength,
+        bytes,
+        tags,
+        descriptor,
+        manifest: json,
+      };
     },
 
     async tag(repository, tag, targetManifest) {
@@ -518,7 +557,8 @@ export function createSeeder(fetcher: Fetcher, options: SeederOptions = {}): See
         200,
       );
       const bytes = new Uint8Array(await response.arrayBuffer());
-      const mediaType = (response.headers.get("Content-Type") ?? MEDIA_TYPES.manifest).split(";")[0].trim();
+      const mediaType = (response.headers.get("Content-Type") ?? MEDIA_TYPES.manifest).split(";")[0]
+        .trim();
       await pushManifest(repository, bytes, mediaType, [tag]);
       let json: Record<string, unknown> = {};
       try {

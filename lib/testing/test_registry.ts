@@ -130,7 +130,9 @@ export function createTestRegistry(options: TestRegistryOptions = {}): TestRegis
   // A Request is used as is and the second argument ignored: Bun.serve and Deno.serve call
   // `fetch(request, server | info)`, so `registry.fetch` can be handed to them directly.
   const fetch = (input: Request | string | URL, init?: RequestInit): Promise<Response> =>
-    handler(input instanceof Request ? input : new Request(new URL(input, IN_PROCESS_ORIGIN), init));
+    handler(
+      input instanceof Request ? input : new Request(new URL(input, IN_PROCESS_ORIGIN), init),
+    );
 
   return {
     fetch,
@@ -155,7 +157,9 @@ export function createTestRegistry(options: TestRegistryOptions = {}): TestRegis
       recorder.log.clear();
       if (resetOptions.storage) {
         if (registryOptions.storage) {
-          throw new TypeError("reset({ storage: true }) needs the default memory storage, not one passed in");
+          throw new TypeError(
+            "reset({ storage: true }) needs the default memory storage, not one passed in",
+          );
         }
         const old = core;
         core = makeCore();
@@ -181,7 +185,9 @@ export function createTestRegistry(options: TestRegistryOptions = {}): TestRegis
  * await registry.close();
  * ```
  */
-export async function startTestRegistry(options: StartTestRegistryOptions = {}): Promise<RunningTestRegistry> {
+export async function startTestRegistry(
+  options: StartTestRegistryOptions = {},
+): Promise<RunningTestRegistry> {
   const { port, hostname, ...rest } = options;
   const userLogger = rest.logger;
   const test = createTestRegistry({
