@@ -123,27 +123,12 @@ async function main(): Promise<void> {
     process.stdout.write(`${USAGE}\n`);
     return;
   }
-  let registry: StartedRegistry;
-  try {
-    registry = await startRegistry({
-      host: options.host,
-      port: options.port,
-      storage: options.storage,
-      onRequest: (entry) => process.stdout.write(`${formatRequestLog(entry)}\n`),
-    });
-  } catch (error) {
-    fail(describeStartError(error, options), 1);
-  }
-  const pushHost = /^(0\.0\.0\.0|::|\[::\])$/.test(options.host)
-    ? `127.0.0.1:${registry.port}`
-    : registry.host;
-  process.stdout.write(
-    `fetch-registry listening on ${registry.url} (${detectRuntime()}, storage ${options.storage})` +
-      ` — push to ${pushHost}/<name>\n`,
-  );
-
+  // Signal handlers go in before the server starts, so that no signal can find the process
+  // without them (a signal during start-up exits at once: nothing is in flight yet).
+  let registry: StartedRegistry | undefined;
   let stopping = false;
   const stop = (signal: string) => {
+    if (!registry) process.exit(0);
     if (stopping) {
       process.stderr.write(`fetch-registry: ${signal} again, exiting now\n`);
       process.exit(signal === "SIGINT" ? 130 : 143);
@@ -159,6 +144,25 @@ async function main(): Promise<void> {
   };
   process.on("SIGINT", () => stop("SIGINT"));
   process.on("SIGTERM", () => stop("SIGTERM"));
+
+  try {
+    registry = await startRegistry({
+      host: options.host,
+      port: options.port,
+      storage: options.storage,
+      onRequest: (entry) => process.stdout.write(`${formatRequestLog(entry)}\n`),
+    });
+  } catch (error) {
+    fail(describeStartError(error, options), 1);
+  }
+  const started = registry;
+  const pushHost = /^(0\.0\.0\.0|::|\[::\])$/.test(options.host)
+    ? `127.0.0.1:${started.port}`
+    : started.host;
+  process.stdout.write(
+    `fetch-registry listening on ${started.url} (${detectRuntime()}, storage ${options.storage})` +
+      ` — push to ${pushHost}/<name>\n`,
+  );
 }
 
 main().catch((error: unknown) => fail(String((error as Error)?.message ?? error), 1));
