@@ -77,7 +77,9 @@ function parseArgs(args: string[]): CliOptions {
     }
     if (name === "port") {
       if (!/^\d{1,5}$/.test(value) || Number(value) > 65535) {
-        throw new UsageError(`--port must be a number from 0 to 65535, not ${JSON.stringify(value)}`);
+        throw new UsageError(
+          `--port must be a number from 0 to 65535, not ${JSON.stringify(value)}`,
+        );
       }
       options.port = Number(value);
     } else {
@@ -135,7 +137,9 @@ async function main(): Promise<void> {
     }
     stopping = true;
     process.stderr.write(
-      `fetch-registry: ${signal}, finishing in-flight requests (up to ${STOP_TIMEOUT_MS / 1000} s)\n`,
+      `fetch-registry: ${signal}, finishing in-flight requests (up to ${
+        STOP_TIMEOUT_MS / 1000
+      } s)\n`,
     );
     registry.close({ timeoutMs: STOP_TIMEOUT_MS }).then(
       () => process.exit(0),

@@ -48,7 +48,11 @@ interface Running {
 
 function run(args: string[], cwd: string): Running {
   const [cmd, argv] = command(args);
-  const child = spawn(cmd, argv, { cwd, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, NO_COLOR: "1" } });
+  const child = spawn(cmd, argv, {
+    cwd,
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, NO_COLOR: "1" },
+  });
   let out = "";
   let err = "";
   const watchers: (() => void)[] = [];
@@ -84,7 +88,10 @@ function run(args: string[], cwd: string): Running {
         watchers.push(check);
         exited.then(() => {
           check();
-          setTimeout(() => reject(new Error(`exited before ${pattern}; stdout ${out}; stderr ${err}`)), 10);
+          setTimeout(
+            () => reject(new Error(`exited before ${pattern}; stdout ${out}; stderr ${err}`)),
+            10,
+          );
         });
         check();
       });
@@ -129,7 +136,9 @@ test("--help prints usage with every flag and exits 0", async () => {
   assert.equal(await cli.exited, 0);
   const out = cli.stdout();
   assert.match(out, /^Usage: fetch-registry/m);
-  for (const flag of ["--host", "--port", "--storage", "--help"]) assert.ok(out.includes(flag), flag);
+  for (const flag of ["--host", "--port", "--storage", "--help"]) {
+    assert.ok(out.includes(flag), flag);
+  }
   assert.ok(out.includes("fs:./data"));
   assert.equal(cli.stderr(), "");
 });
@@ -153,7 +162,10 @@ test("a port in use is one line on stderr and exit 1", async () => {
   try {
     const cli = run(["--port", String(port), "--storage", "memory"], cwd);
     assert.equal(await cli.exited, 1);
-    assertOneLine(cli.stderr(), new RegExp(`^fetch-registry: port ${port} on 127\\.0\\.0\\.1 is already in use`));
+    assertOneLine(
+      cli.stderr(),
+      new RegExp(`^fetch-registry: port ${port} on 127\\.0\\.0\\.1 is already in use`),
+    );
   } finally {
     await new Promise((r) => blocker.close(r));
   }
@@ -235,7 +247,9 @@ test("a second signal exits at once", async () => {
   const socket = connect(Number(port), "127.0.0.1");
   socket.on("error", () => {});
   await new Promise((r) => socket.once("connect", r));
-  socket.write(`PATCH ${location} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nContent-Length: 2000\r\n\r\n`);
+  socket.write(
+    `PATCH ${location} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nContent-Length: 2000\r\n\r\n`,
+  );
   await sleep(200);
   const started = Date.now();
   signal(cli, "SIGTERM");

@@ -14,10 +14,10 @@ import { join } from "node:path";
 import assert from "node:assert/strict";
 import { suite } from "uvu";
 import { createRegistry } from "../lib/registry.ts";
-import { REQUEST_LOG_PATTERN, formatRequestLog } from "../lib/server/log.ts";
+import { formatRequestLog, REQUEST_LOG_PATTERN } from "../lib/server/log.ts";
 import { serveNode } from "../lib/server/node.ts";
 import { detectRuntime } from "../lib/server/serve.ts";
-import { startRegistry, type StartedRegistry } from "../lib/server/start.ts";
+import { type StartedRegistry, startRegistry } from "../lib/server/start.ts";
 import { AddressInUseError, type RequestLogEntry } from "../lib/server/types.ts";
 import { memoryStorage } from "../lib/storage/memory.ts";
 
@@ -27,16 +27,6 @@ const EMPTY_CONFIG = "application/vnd.oci.empty.v1+json";
 
 function sha256(bytes: Uint8Array): string {
   return `sha256:${createHash("sha256").update(bytes).digest("hex")}`;
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.byteLength;
-  }
-  return out;
 }
 
 /** A stream of `bytes` in `size`-byte chunks, one per pull. */
@@ -257,8 +247,13 @@ function serverSuite(kind: StorageKind): void {
   });
 
   test("concurrent pushes and pulls", async () => {
-    const blobs = Array.from({ length: 6 }, (_, i) => new Uint8Array(randomBytes(50_000 + i * 999)));
-    const digests = await Promise.all(blobs.map((b, i) => pushBlob(registry.url, `par/r${i % 2}`, b)));
+    const blobs = Array.from(
+      { length: 6 },
+      (_, i) => new Uint8Array(randomBytes(50_000 + i * 999)),
+    );
+    const digests = await Promise.all(
+      blobs.map((b, i) => pushBlob(registry.url, `par/r${i % 2}`, b)),
+    );
     const pulls = await Promise.all(
       Array.from({ length: 24 }, async (_, i) => {
         const k = i % blobs.length;
@@ -302,7 +297,9 @@ function serverSuite(kind: StorageKind): void {
   test("the request log: one entry per request with method, path, status, bytes, ms", () => {
     const patches = log.filter((e) => e.method === "PATCH" && e.status === 202);
     assert.ok(patches.some((e) => e.bytes === layer.byteLength), "PATCH counts the bytes received");
-    const gets = log.filter((e) => e.method === "GET" && e.path === `/v2/demo/app/blobs/${image.layer}`);
+    const gets = log.filter((e) =>
+      e.method === "GET" && e.path === `/v2/demo/app/blobs/${image.layer}`
+    );
     assert.ok(gets.some((e) => e.status === 200 && e.bytes === layer.byteLength && !e.aborted));
     const heads = log.filter((e) => e.method === "HEAD" && e.status === 200);
     assert.ok(heads.length >= 1 && heads.every((e) => e.bytes === 0));
@@ -385,7 +382,10 @@ misc("a taken port is an AddressInUseError", async () => {
 });
 
 misc("unknown storage descriptions are refused with one line", async () => {
-  await assert.rejects(startRegistry({ port: 0, storage: "ftp://x" }), /unknown storage "ftp:\/\/x"/);
+  await assert.rejects(
+    startRegistry({ port: 0, storage: "ftp://x" }),
+    /unknown storage "ftp:\/\/x"/,
+  );
   await assert.rejects(startRegistry({ port: 0, storage: "fs:" }), /needs a directory/);
 });
 
@@ -407,7 +407,14 @@ misc("the Node bridge leaves the global Request and Response alone", async () =>
 
 misc("the log line format", () => {
   const line = formatRequestLog(
-    { method: "PATCH", path: "/v2/a/blobs/uploads/x?y=1", status: 202, bytes: 1048576, ms: 12.34, aborted: false },
+    {
+      method: "PATCH",
+      path: "/v2/a/blobs/uploads/x?y=1",
+      status: 202,
+      bytes: 1048576,
+      ms: 12.34,
+      aborted: false,
+    },
     new Date(Date.UTC(2026, 0, 2, 3, 4, 5, 6)),
   );
   assert.equal(line, "2026-01-02T03:04:05.006Z PATCH /v2/a/blobs/uploads/x?y=1 202 1048576 12ms");

@@ -68,7 +68,10 @@ function bunGlobal(): BunGlobal {
  * await server.close();
  * ```
  */
-export function serveBun(handler: FetchHandler, options: ServeOptions = {}): Promise<RunningServer> {
+export function serveBun(
+  handler: FetchHandler,
+  options: ServeOptions = {},
+): Promise<RunningServer> {
   const bun = bunGlobal();
   const hostname = options.hostname ?? "127.0.0.1";
   const port = options.port ?? 0;

@@ -35,7 +35,9 @@ interface DenoGlobal {
 
 function denoGlobal(): DenoGlobal {
   const deno = (globalThis as unknown as { Deno?: DenoGlobal }).Deno;
-  if (!deno || typeof deno.serve !== "function") throw new Error("serveDeno needs the Deno runtime");
+  if (!deno || typeof deno.serve !== "function") {
+    throw new Error("serveDeno needs the Deno runtime");
+  }
   return deno;
 }
 
@@ -50,7 +52,10 @@ function denoGlobal(): DenoGlobal {
  * await server.close();
  * ```
  */
-export function serveDeno(handler: FetchHandler, options: ServeOptions = {}): Promise<RunningServer> {
+export function serveDeno(
+  handler: FetchHandler,
+  options: ServeOptions = {},
+): Promise<RunningServer> {
   const deno = denoGlobal();
   const hostname = options.hostname ?? "127.0.0.1";
   const port = options.port ?? 0;

@@ -22,8 +22,10 @@ export function formatRequestLog(entry: RequestLogEntry, now: Date = new Date())
   const ms = entry.ms < 10 ? entry.ms.toFixed(1) : String(Math.round(entry.ms));
   // Request targets never hold spaces or controls on a valid request; keep one entry per line
   // even for a hostile one.
+  // deno-lint-ignore no-control-regex
   const path = entry.path.replace(/[\s\x00-\x1f\x7f]/g, (c) => encodeURIComponent(c));
-  const line = `${now.toISOString()} ${entry.method} ${path} ${entry.status} ${entry.bytes} ${ms}ms`;
+  const line =
+    `${now.toISOString()} ${entry.method} ${path} ${entry.status} ${entry.bytes} ${ms}ms`;
   return entry.aborted ? `${line} aborted` : line;
 }
 

@@ -177,7 +177,10 @@ async function writeResponse(
  * await server.close();
  * ```
  */
-export function serveNode(handler: FetchHandler, options: ServeOptions = {}): Promise<RunningServer> {
+export function serveNode(
+  handler: FetchHandler,
+  options: ServeOptions = {},
+): Promise<RunningServer> {
   const hostname = options.hostname ?? "127.0.0.1";
   const onRequest = options.onRequest;
   const onError = options.onError ?? ((e: unknown) => console.error("fetch-registry:", e));
