@@ -49,7 +49,15 @@ export interface Platform {
 
 const encoder = new TextEncoder();
 
-/** Whether `value` is a {@link FileContent}. */
+/**
+ * Whether `value` is a {@link FileContent}.
+ *
+ * @example
+ * ```ts
+ * isFileContent({ file: "./layer.tar" }); // true
+ * isFileContent("text");                  // false
+ * ```
+ */
 export function isFileContent(value: unknown): value is FileContent {
   return typeof value === "object" && value !== null && "file" in value;
 }

@@ -19,7 +19,14 @@ export interface Target {
   basePath?: string;
 }
 
-/** The origin in-process requests are addressed to (the handler ignores the host). */
+/**
+ * The origin in-process requests are addressed to (the handler ignores the host).
+ *
+ * @example
+ * ```ts
+ * new Request(new URL("/v2/", IN_PROCESS_ORIGIN)); // http://registry.test/v2/
+ * ```
+ */
 export const IN_PROCESS_ORIGIN = "http://registry.test";
 
 /**
@@ -76,7 +83,14 @@ export class RegistryResponseError extends Error {
   }
 }
 
-/** `/v2/<name>/...` under the target's mount prefix. */
+/**
+ * `/v2/<rest>` under the target's mount prefix.
+ *
+ * @example
+ * ```ts
+ * v2Path({ fetcher: registry, basePath: "/registry" }, "app/tags/list"); // "/registry/v2/app/tags/list"
+ * ```
+ */
 export function v2Path(target: Target, rest: string): string {
   return `${(target.basePath ?? "").replace(/\/+$/, "")}/v2/${rest}`;
 }
@@ -84,6 +98,11 @@ export function v2Path(target: Target, rest: string): string {
 /**
  * Send one request to the target; `path` is absolute (`/v2/...`) or a `Location` value (relative
  * or absolute URL).
+ *
+ * @example
+ * ```ts
+ * const res = await send({ fetcher: registry }, "POST", "/v2/app/blobs/uploads/");
+ * ```
  */
 export function send(
   target: Target,
@@ -97,6 +116,11 @@ export function send(
 /**
  * Throw a {@link RegistryResponseError} unless `response.status` is one of `expected`; the body
  * of a failed response is consumed.
+ *
+ * @example
+ * ```ts
+ * await expectStatus(await send(target, "GET", path), "GET", path, 200);
+ * ```
  */
 export async function expectStatus(
   response: Response,

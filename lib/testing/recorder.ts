@@ -116,7 +116,14 @@ export interface RecorderOptions {
   limit?: number;
 }
 
-/** The headers recorded by default, spelled as the spec spells them. */
+/**
+ * The headers recorded by default, spelled as the spec spells them.
+ *
+ * @example
+ * ```ts
+ * createTestRegistry({ record: { headers: [...DEFAULT_RECORDED_HEADERS, "User-Agent"] } });
+ * ```
+ */
 export const DEFAULT_RECORDED_HEADERS: readonly string[] = [
   "Accept",
   "Authorization",

@@ -16,7 +16,14 @@ import {
 } from "./content.ts";
 import { expectStatus, type Fetcher, send, type Target, v2Path } from "./http.ts";
 
-/** OCI media types used by the seeder. */
+/**
+ * OCI media types used by the seeder.
+ *
+ * @example
+ * ```ts
+ * await registry.fetch("/v2/app/manifests/latest", { headers: { Accept: MEDIA_TYPES.index } });
+ * ```
+ */
 export const MEDIA_TYPES = {
   /** OCI image manifest. */
   manifest: "application/vnd.oci.image.manifest.v1+json",
@@ -581,7 +588,14 @@ export function createSeeder(fetcher: Fetcher, options: SeederOptions = {}): See
   return seeder;
 }
 
-/** An `Accept` header listing every manifest type the registry serves. */
+/**
+ * An `Accept` header listing every manifest type the registry serves.
+ *
+ * @example
+ * ```ts
+ * await registry.fetch("/v2/app/manifests/latest", { headers: { Accept: ACCEPT_ALL_MANIFESTS } });
+ * ```
+ */
 export const ACCEPT_ALL_MANIFESTS = [
   MEDIA_TYPES.manifest,
   MEDIA_TYPES.index,
