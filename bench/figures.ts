@@ -13,7 +13,7 @@ import {
   type LoadResult,
   wrk,
 } from "./drivers.ts";
-import { cpuSeconds, processTree, watchPeakRss } from "./proc_stats.ts";
+import { cpuSeconds, processTree, rssBytes, watchPeakRss } from "./proc_stats.ts";
 import type { RunningTarget } from "./targets.ts";
 
 const MIB = 1024 * 1024;
@@ -117,6 +117,13 @@ export const FIGURES: readonly Figure[] = [
     digits: 0,
   },
   { id: "tags_requests", label: "tags list: requests made", unit: "", better: "lower", digits: 0 },
+  {
+    id: "rss_idle",
+    label: "server RSS when idle (before the {big} push)",
+    unit: "MiB",
+    better: "lower",
+    digits: 1,
+  },
   { id: "big_push", label: "push {big} (monolithic)", unit: "MiB/s", better: "higher", digits: 0 },
   { id: "cpu_push", label: "server CPU per GiB pushed", unit: "s/GiB", better: "lower", digits: 2 },
   {
@@ -163,6 +170,8 @@ export interface StepEnv {
 /** A measurement step: measures one or more figures, answers their values. */
 export interface Step {
   id: string;
+  /** Runs on a freshly started server of its own (memory and CPU figures of one transfer). */
+  fresh?: boolean;
   run(env: StepEnv): Promise<Record<string, number>>;
 }
 
@@ -309,11 +318,13 @@ export const STEPS: readonly Step[] = [
   },
   {
     id: "big_push",
+    fresh: true,
     async run(env) {
       const size = env.settings.big;
       const id = `p${++payloads}`;
       const { digest } = await env.client.call<{ digest: string }>({ op: "prepare", id, size });
       const pids = processTree(env.server.pid);
+      const idle = rssBytes(pids);
       const cpu0 = cpuSeconds(pids);
       const rss = watchPeakRss(pids);
       let r: { seconds: number; bytes: number };
@@ -335,6 +346,7 @@ export const STEPS: readonly Step[] = [
       const cpu = cpuSeconds(pids) - cpu0;
       env.state.bigBlob = digest;
       return {
+        rss_idle: idle / MIB,
         big_push: r.bytes / MIB / r.seconds,
         cpu_push: cpu / (r.bytes / GIB),
         rss_push: peak / MIB,
@@ -343,6 +355,7 @@ export const STEPS: readonly Step[] = [
   },
   {
     id: "big_pull",
+    fresh: true,
     async run(env) {
       if (!env.state.bigBlob) throw new Error("no large blob (its push failed)");
       const pids = processTree(env.server.pid);

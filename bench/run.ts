@@ -30,14 +30,21 @@ import {
   type ReportData,
   type Values,
 } from "./report.ts";
-import { ROOT, type RunningTarget, startTarget, tail, TARGETS } from "./targets.ts";
+import {
+  DEFAULT_TARGETS,
+  ROOT,
+  type RunningTarget,
+  startTarget,
+  tail,
+  TARGETS,
+} from "./targets.ts";
 
 const MIB = 1024 * 1024;
 
 const { values: args } = parseArgs({
   options: {
     runs: { type: "string", default: "3" },
-    targets: { type: "string", default: TARGETS.map((t) => t.id).join(",") },
+    targets: { type: "string", default: DEFAULT_TARGETS.join(",") },
     "size-mib": { type: "string", default: "256" },
     "big-mib": { type: "string", default: "1024" },
     "chunk-mib": { type: "string", default: "8" },
@@ -58,7 +65,7 @@ const { values: args } = parseArgs({
 
 if (args.help) {
   console.log(
-    `usage: npm run bench -- [--runs N] [--targets distribution,node,deno,bun] [--pin] [--quick]
+    `usage: npm run bench -- [--runs N] [--targets distribution,node,deno,bun,node-tsx] [--pin] [--quick]
   [--size-mib 256] [--big-mib 1024] [--chunk-mib 8] [--tags 10000] [--connections 32] [--seconds 5]
   [--range-count 50] [--steps id,id] [--no-micro | --micro-only] [--keep] [--out bench/results/latest]`,
   );
@@ -156,7 +163,7 @@ function producedBy(step: Step): string[] {
   );
   const extra: Record<string, string[]> = {
     tags_list: ["tags_requests"],
-    big_push: ["cpu_push", "rss_push"],
+    big_push: ["rss_idle", "cpu_push", "rss_push"],
     big_pull: ["cpu_pull", "rss_pull"],
   };
   return [...new Set([...own, ...(extra[step.id] ?? [])])];
@@ -199,8 +206,15 @@ async function measure(): Promise<void> {
   if (servers.length === 0) return;
   client = new ClientProcess(settings.clientCpus);
   const envs = new Map<string, StepEnv>();
+  const stepFilter = args.steps?.split(",");
+  const steps = STEPS.filter((s) => !stepFilter || stepFilter.includes(s.id));
+  const needsSetup = steps.some((s) =>
+    ["head_tag", "get_tag", "get_digest", "tags_list"].includes(s.id)
+  );
   for (const server of [...servers]) {
     const env: StepEnv = { server, client, settings, state: {} };
+    envs.set(server.target.id, env);
+    if (!needsSetup) continue;
     const t0 = performance.now();
     try {
       await setup(env);
@@ -217,32 +231,58 @@ async function measure(): Promise<void> {
         `setup: ${(error as Error).message}`,
       );
     }
-    envs.set(server.target.id, env);
   }
-  const stepFilter = args.steps?.split(",");
-  const steps = STEPS.filter((s) => !stepFilter || stepFilter.includes(s.id));
+  const runStep = async (round: number, step: Step, server: RunningTarget, env: StepEnv) => {
+    const id = server.target.id;
+    try {
+      const result = await step.run(env);
+      for (const [figure, value] of Object.entries(result)) record(figure, id, value);
+      log(
+        `[${round + 1}/${runs}] ${step.id.padEnd(13)} ${id.padEnd(12)} ` +
+          Object.entries(result).map(([k, v]) => `${k}=${v.toFixed(v < 10 ? 2 : 0)}`).join(" "),
+      );
+    } catch (error) {
+      const message = (error as Error).message;
+      fail(producedBy(step), id, message);
+      log(`[${round + 1}/${runs}] ${step.id.padEnd(13)} ${id.padEnd(12)} FAILED: ${message}`);
+      if (tail(server.log, 3).trim()) log(`  server log: ${tail(server.log, 3)}`);
+    }
+  };
   for (let round = 0; round < runs; round++) {
     // Rotate the server order each round so no server is always first after a heavy step.
     const order = servers.map((_, i) => servers[(i + round) % servers.length]);
-    for (const step of steps) {
+    for (const step of steps.filter((s) => !s.fresh)) {
       for (const server of order) {
-        const id = server.target.id;
-        const env = envs.get(id) as StepEnv;
-        try {
-          const result = await step.run(env);
-          for (const [figure, value] of Object.entries(result)) record(figure, id, value);
-          log(
-            `[${round + 1}/${runs}] ${step.id.padEnd(13)} ${id.padEnd(12)} ` +
-              Object.entries(result).map(([k, v]) => `${k}=${v.toFixed(v < 10 ? 2 : 0)}`).join(" "),
-          );
-        } catch (error) {
-          const message = (error as Error).message;
-          fail(producedBy(step), id, message);
-          log(`[${round + 1}/${runs}] ${step.id.padEnd(13)} ${id.padEnd(12)} FAILED: ${message}`);
-          if (server.target && tail(server.log, 3).trim()) {
-            log(`  server log: ${tail(server.log, 3)}`);
-          }
+        await runStep(round, step, server, envs.get(server.target.id) as StepEnv);
+      }
+    }
+    // The memory and CPU figures of the large transfers: a fresh server each, so what earlier
+    // steps left in its heap does not count.
+    const freshSteps = steps.filter((s) => s.fresh);
+    if (freshSteps.length === 0) continue;
+    const fresh: Array<[RunningTarget, StepEnv]> = [];
+    for (const server of order) {
+      try {
+        const f = await startTarget(
+          server.target,
+          join(tmp, `${server.target.id}-fresh-${round}`),
+          serverCpus,
+        );
+        fresh.push([f, { server: f, client, settings, state: {} }]);
+      } catch (error) {
+        for (const step of freshSteps) {
+          fail(producedBy(step), server.target.id, (error as Error).message);
         }
+      }
+    }
+    try {
+      for (const step of freshSteps) {
+        for (const [f, env] of fresh) await runStep(round, step, f, env);
+      }
+    } finally {
+      for (const [f] of fresh) {
+        await f.stop();
+        rmSync(f.dir, { recursive: true, force: true });
       }
     }
   }
@@ -273,7 +313,7 @@ const data: ReportData = {
   loadAverageEnd: loadAverage(),
   settings: { ...settings, runs, pinned: args.pin },
   command,
-  servers: ["distribution", "node", "deno", "bun"].filter((id) =>
+  servers: TARGETS.map((t) => t.id).filter((id) =>
     Object.values(values).some((v) => v[id]) || Object.values(failures).some((f) => f[id])
   ),
   skipped,
