@@ -12,10 +12,15 @@
  * - digest parsing: `parseDigest` on sha256, sha512 and malformed input.
  * - hashing throughput: node:crypto `createHash` sha256 and sha512 over 1 MiB (one update, and in
  *   64 KiB updates as a streamed upload feeds it), and WebCrypto's one-shot SHA-256 for reference.
+ * - reading a manifest-sized file: `fs.promises.readFile` (four thread-pool round trips: open,
+ *   fstat, read, close) against `fs.readFileSync`.
  *
  * @module
  */
 import { createHash } from "node:crypto";
+import { mkdtempSync, promises as fsp, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { bench, do_not_optimize, group, run, summary } from "mitata";
 import { parseDigest } from "../lib/grammar.ts";
 import { createRouter } from "../lib/router.ts";
@@ -120,6 +125,21 @@ group("hashing 1 MiB", () => {
   });
 });
 
+// A manifest-sized file: how the fs adapter reads tags and manifests on every manifest request.
+const dir = mkdtempSync(join(tmpdir(), "fetch-registry-micro-"));
+const small = join(dir, "manifest.json");
+writeFileSync(small, new Uint8Array(600).fill(120));
+group("reading a 600-byte file (a manifest)", () => {
+  summary(() => {
+    bench("fs.promises.readFile", async () => {
+      do_not_optimize(await fsp.readFile(small));
+    });
+    bench("fs.readFileSync", () => {
+      do_not_optimize(readFileSync(small));
+    });
+  });
+});
+
 /** Per-operation divisor of each multi-item benchmark (so results read per path / per digest). */
 const PER: Record<string, number> = {
   "lib/router.ts (itty-router)": PATHS.length,
@@ -136,6 +156,7 @@ function runtime(): string {
 
 const json = process.argv.includes("--json");
 const out = await run(json ? { format: "quiet" } : {});
+rmSync(dir, { recursive: true, force: true });
 if (json) {
   const results = [];
   for (const trial of out.benchmarks) {
