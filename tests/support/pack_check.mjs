@@ -5,14 +5,16 @@
  * temporary project with npm, then, with plain `node` (no tsx, no TypeScript loader), imports
  * `fetch-registry`, creates a registry, pushes a blob and a manifest and pulls them back through
  * `fetch`. It also type-checks a small TypeScript consumer against the shipped `.d.ts` files, and
- * runs the `fetch-registry` bin with `--help` when the package declares one.
+ * runs the installed `fetch-registry` bin: `--help`, then serving on port 0 (a blob pushed and
+ * pulled over HTTP, then SIGTERM and exit 0).
  *
  * Run: `node tests/support/pack_check.mjs` (exits 0 when every step passed). Set KEEP_TMP=1 to keep
  * the temporary directory.
  *
  * @module
  */
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -49,6 +51,73 @@ function run(step, cmd, args, cwd) {
   }
   console.log(`ok   ${step} (${ms} ms)`);
   return r.stdout;
+}
+
+/**
+ * Starts the installed CLI on port 0 with memory storage, pushes and pulls a blob over HTTP, then
+ * stops it with SIGTERM and expects exit 0. Fails the check (exit 1) otherwise.
+ * @param {string} bin the installed bin
+ * @param {string} cwd where to run it
+ */
+async function serveCheck(bin, cwd) {
+  const started = Date.now();
+  const child = spawn(bin, ["--port", "0", "--storage", "memory"], {
+    cwd,
+    env: { ...process.env, NO_COLOR: "1" },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let output = "";
+  const exited = new Promise((done) => child.on("close", (code, signal) => done(code ?? signal)));
+  const address = await new Promise((done) => {
+    const timer = setTimeout(() => done(undefined), 15_000);
+    const onData = (chunk) => {
+      output += chunk;
+      const m = /(http:\/\/(?:127\.0\.0\.1|localhost|\[::1\]):\d+)/.exec(output);
+      if (m) {
+        clearTimeout(timer);
+        done(m[1]);
+      }
+    };
+    child.stdout.on("data", onData);
+    child.stderr.on("data", onData);
+    exited.then(() => done(undefined));
+  });
+  const failServe = (message) => {
+    child.kill("SIGKILL");
+    console.log(`FAIL ${pkg.name} --port 0 --storage memory: ${message}`);
+    console.log(output);
+    finish(1);
+  };
+  if (!address) return failServe("printed no http://127.0.0.1:PORT address within 15 s");
+  try {
+    const blob = new TextEncoder().encode("served by the installed bin\n");
+    const digest = "sha256:" + createHash("sha256").update(blob).digest("hex");
+    const push = await fetch(`${address}/v2/smoke/bin/blobs/uploads/?digest=${digest}`, {
+      method: "POST",
+      body: blob,
+      headers: { "Content-Type": "application/octet-stream" },
+    });
+    await push.arrayBuffer();
+    if (push.status !== 201) return failServe(`blob push over HTTP answered ${push.status}`);
+    const pull = await fetch(`${address}/v2/smoke/bin/blobs/${digest}`);
+    const bytes = new Uint8Array(await pull.arrayBuffer());
+    const got = "sha256:" + createHash("sha256").update(bytes).digest("hex");
+    if (pull.status !== 200 || got !== digest) {
+      return failServe(`blob pull over HTTP answered ${pull.status} with ${got}`);
+    }
+  } catch (error) {
+    return failServe(String(error));
+  }
+  child.kill("SIGTERM");
+  const code = await Promise.race([
+    exited,
+    new Promise((done) => setTimeout(done, 15_000, "timeout")),
+  ]);
+  if (code !== 0) return failServe(`after SIGTERM: exit ${code} (expected 0)`);
+  console.log(
+    `ok   ${pkg.name} served ${address}: blob pushed and pulled over HTTP, SIGTERM exit 0 ` +
+      `(${Date.now() - started} ms)`,
+  );
 }
 
 /** @param {number} code exit code */
@@ -211,6 +280,11 @@ for (const name of shippedBins) {
     ["--help"],
     consumer,
   );
+}
+
+// 6. the bin serves over HTTP on plain node: push and pull a blob, then a graceful SIGTERM
+if (shippedBins.includes(pkg.name)) {
+  await serveCheck(join(consumer, "node_modules", ".bin", pkg.name), consumer);
 }
 
 if (missingBins.length) {
