@@ -17,7 +17,7 @@
  *   --no-pack                  skip the build and the pack check
  *   --no-ceph                  do not start Ceph RGW
  *   --timeout=SECONDS          per-file timeout, default 600 (env TEST_TIMEOUT)
- *   --budget=SECONDS           total time budget, default 4800; files that would start after it are
+ *   --budget=SECONDS           total time budget, default 4500; files that would start after it are
  *                              failed as not run (env TEST_BUDGET)
  *   filters                    run only test files whose path contains one of them
  *
@@ -82,7 +82,7 @@ function parseOptions(argv: string[]): Options {
   // 231 s) but made timing-sensitive tests (expiry, crash, slow clients) race each other.
   let parallel = env.TEST_PARALLEL === "1";
   let timeout = Number(env.TEST_TIMEOUT ?? 600);
-  let budget = Number(env.TEST_BUDGET ?? 4800);
+  let budget = Number(env.TEST_BUDGET ?? 4500);
   const options = { static: true, pack: true, ceph: true };
   const filters: string[] = [];
   for (const arg of argv) {
