@@ -178,7 +178,7 @@ export function renderReport(data: ReportData, figures: readonly Figure[]): stri
     `Measured ${m.date} with \`${data.command}\`: median of ${s.runs} run(s) per figure; ratios are to ` +
     "distribution's median in the same run (↑ higher is better, ↓ lower is better; ✓/✗ against the targets of issue 4).",
     "",
-    comparisonTable(data, figures),
+    data.servers.length > 0 ? comparisonTable(data, figures) : "(no server measured)\n",
   ];
   const skipped = Object.entries(data.skipped);
   if (skipped.length > 0) {
@@ -213,14 +213,16 @@ export function renderReport(data: ReportData, figures: readonly Figure[]): stri
     `- Manifest load: ${s.connections} connections, 1 s warm-up then ${s.seconds} s; GET with wrk (1 thread), HEAD with ` +
       "bench/load.ts (wrk and autocannon wait for a body after a HEAD answer with Content-Length and stall).",
     '- Tags list: follows `Link: <…>; rel="next"` from `?n=100` until there is none and checks that every tag came back exactly once.',
+    `- The ${
+      size(s.big)
+    } push and pull run on a freshly started server each run (its idle RSS is the row ` +
+      "before them), so memory kept by earlier steps does not count.",
     "- Server CPU: utime+stime of the server's process tree from /proc/<pid>/stat around the transfer; " +
       "peak RSS: VmHWM reset through /proc/<pid>/clear_refs before the transfer, cross-checked by sampling VmRSS every 10 ms.",
     ...data.notes.map((n) => `- ${n}`),
     "",
-    "## Per-run values",
-    "",
-    runsTable(data, figures),
   );
+  if (data.servers.length > 0) parts.push("## Per-run values", "", runsTable(data, figures));
   if (data.micro.length > 0) {
     parts.push("## Microbenchmarks (mitata, bench/micro.ts)", "", microTable(data.micro));
   }
