@@ -17,19 +17,21 @@
  */
 import process from "node:process";
 import { formatRequestLog } from "./server/log.ts";
-import { detectRuntime } from "./server/serve.ts";
+import { detectRuntime, type ServerKind } from "./server/serve.ts";
 import { type StartedRegistry, startRegistry } from "./server/start.ts";
 import { AddressInUseError } from "./server/types.ts";
 import { DEFAULT_STORAGE_SPEC, StorageSpecError } from "./storage/from_spec.ts";
 
 const USAGE = `fetch-registry: an OCI container registry
 
-Usage: fetch-registry [--host ADDRESS] [--port PORT] [--storage STORAGE]
+Usage: fetch-registry [--host ADDRESS] [--port PORT] [--storage STORAGE] [--server KIND]
 
 Options:
   --host ADDRESS     address to listen on (default 127.0.0.1; 0.0.0.0 for every interface)
   --port PORT        TCP port (default 5000; 0 picks a free one)
   --storage STORAGE  memory | fs:DIR | s3://BUCKET (default ${DEFAULT_STORAGE_SPEC})
+  --server KIND      auto (default: Bun.serve on Bun, node:http on Node and Deno), native
+                     (Deno.serve / Bun.serve) or node (node:http on any runtime)
   -h, --help         show this help
 
 Runs as: npx tsx lib/cli.ts | deno run -A lib/cli.ts | bun lib/cli.ts
@@ -44,6 +46,7 @@ interface CliOptions {
   host: string;
   port: number;
   storage: string;
+  server: ServerKind;
   help: boolean;
 }
 
@@ -55,6 +58,7 @@ function parseArgs(args: string[]): CliOptions {
     host: "127.0.0.1",
     port: 5000,
     storage: DEFAULT_STORAGE_SPEC,
+    server: "auto",
     help: false,
   };
   for (let i = 0; i < args.length; i++) {
@@ -63,13 +67,13 @@ function parseArgs(args: string[]): CliOptions {
       options.help = true;
       continue;
     }
-    const match = /^--(host|port|storage)(?:=(.*))?$/s.exec(arg);
+    const match = /^--(host|port|storage|server)(?:=(.*))?$/s.exec(arg);
     if (!match) {
       throw new UsageError(
         arg.startsWith("-") ? `unknown flag ${arg}` : `unexpected argument ${JSON.stringify(arg)}`,
       );
     }
-    const name = match[1] as "host" | "port" | "storage";
+    const name = match[1] as "host" | "port" | "storage" | "server";
     let value = match[2];
     if (value === undefined) {
       if (i + 1 >= args.length) throw new UsageError(`--${name} needs a value`);
@@ -82,6 +86,11 @@ function parseArgs(args: string[]): CliOptions {
         );
       }
       options.port = Number(value);
+    } else if (name === "server") {
+      if (value !== "auto" && value !== "native" && value !== "node") {
+        throw new UsageError(`--server must be auto, native or node, not ${JSON.stringify(value)}`);
+      }
+      options.server = value;
     } else {
       if (value === "") throw new UsageError(`--${name} needs a value`);
       options[name] = value;
@@ -154,6 +163,7 @@ async function main(): Promise<void> {
       host: options.host,
       port: options.port,
       storage: options.storage,
+      server: options.server,
       onRequest: (entry) => process.stdout.write(`${formatRequestLog(entry)}\n`),
     });
   } catch (error) {
@@ -163,9 +173,15 @@ async function main(): Promise<void> {
   const pushHost = /^(0\.0\.0\.0|::|\[::\])$/.test(options.host)
     ? `127.0.0.1:${started.port}`
     : started.host;
+  const runtime = detectRuntime();
+  const server = runtime === "bun" && options.server !== "node"
+    ? "Bun.serve"
+    : runtime === "deno" && options.server === "native"
+    ? "Deno.serve"
+    : "node:http";
   process.stdout.write(
-    `fetch-registry listening on ${started.url} (${detectRuntime()}, storage ${options.storage})` +
-      ` — push to ${pushHost}/<name>\n`,
+    `fetch-registry listening on ${started.url} (${runtime}, ${server}, storage ` +
+      `${options.storage}) — push to ${pushHost}/<name>\n`,
   );
 }
 

@@ -100,7 +100,7 @@ function run(args: string[], cwd: string): Running {
 }
 
 const LISTENING =
-  /^fetch-registry listening on (http:\/\/127\.0\.0\.1:(\d+)) \((node|deno|bun), storage ([^)]+)\) — push to 127\.0\.0\.1:(\d+)\/<name>$/;
+  /^fetch-registry listening on (http:\/\/127\.0\.0\.1:(\d+)) \((node|deno|bun), (node:http|Deno\.serve|Bun\.serve), storage ([^)]+)\) — push to 127\.0\.0\.1:(\d+)\/<name>$/;
 
 /** Exactly one non-empty line, and no stack trace. */
 function assertOneLine(text: string, pattern: RegExp): void {
@@ -150,6 +150,9 @@ test("a bad flag is one line on stderr and exit 2", async () => {
   const port = run(["--port", "http"], cwd);
   assert.equal(await port.exited, 2);
   assertOneLine(port.stderr(), /^fetch-registry: --port must be a number from 0 to 65535/);
+  const server = run(["--server", "fast"], cwd);
+  assert.equal(await server.exited, 2);
+  assertOneLine(server.stderr(), /^fetch-registry: --server must be auto, native or node/);
   const missing = run(["--storage"], cwd);
   assert.equal(await missing.exited, 2);
   assertOneLine(missing.stderr(), /^fetch-registry: --storage needs a value/);
@@ -186,8 +189,9 @@ test("serves with fs:./data by default, prints where to push, logs one line per 
   const cli = run(["--port", "0"], cwd);
   try {
     const m = await cli.waitFor(LISTENING);
-    const [, url, port, runtime, storage, pushPort] = m;
+    const [, url, port, runtime, server, storage, pushPort] = m;
     assert.equal(runtime, RUNTIME);
+    assert.equal(server, RUNTIME === "bun" ? "Bun.serve" : "node:http");
     assert.equal(storage, "fs:./data");
     assert.equal(pushPort, port);
     assert.ok(existsSync(join(cwd, "data")), "./data is created in the working directory");
@@ -205,6 +209,24 @@ test("serves with fs:./data by default, prints where to push, logs one line per 
     const second = await cli.waitFor(/ GET \/v2\/some\/repo\/tags\/list\?n=5 404 /);
     assert.match(second.input, REQUEST_LOG_PATTERN);
   } finally {
+    signal(cli, "SIGTERM");
+    assert.equal(await cli.exited, 0);
+  }
+});
+
+test("--server native and --server node serve too", async () => {
+  const expected: Record<string, string> = {
+    native: RUNTIME === "deno" ? "Deno.serve" : RUNTIME === "bun" ? "Bun.serve" : "node:http",
+    node: "node:http",
+  };
+  for (const kind of ["native", "node"]) {
+    const cli = run(["--port", "0", "--storage", "memory", "--server", kind], cwd);
+    const [, url, , , server] = await cli.waitFor(LISTENING);
+    assert.equal(server, expected[kind]);
+    const res = await fetch(`${url}/v2/`);
+    assert.equal(res.status, 200);
+    await res.body?.cancel();
+    await cli.waitFor(/ GET \/v2\/ 200 2 /);
     signal(cli, "SIGTERM");
     assert.equal(await cli.exited, 0);
   }

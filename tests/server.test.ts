@@ -16,7 +16,7 @@ import { suite } from "uvu";
 import { createRegistry } from "../lib/registry.ts";
 import { formatRequestLog, REQUEST_LOG_PATTERN } from "../lib/server/log.ts";
 import { serveNode } from "../lib/server/node.ts";
-import { detectRuntime } from "../lib/server/serve.ts";
+import { detectRuntime, type ServerKind } from "../lib/server/serve.ts";
 import { type StartedRegistry, startRegistry } from "../lib/server/start.ts";
 import { AddressInUseError, type RequestLogEntry } from "../lib/server/types.ts";
 import { memoryStorage } from "../lib/storage/memory.ts";
@@ -137,8 +137,20 @@ function refused(port: number): Promise<boolean> {
 
 type StorageKind = "memory" | "fs";
 
-function serverSuite(kind: StorageKind): void {
-  const test = suite(`server (${RUNTIME}, ${kind} storage)`);
+/** Every server this runtime offers: `auto` and the other one. */
+const SERVERS: ServerKind[] = RUNTIME === "node"
+  ? ["auto"]
+  : ["auto", RUNTIME === "deno" ? "native" : "node"];
+
+/** What `server` is on this runtime, for test names. */
+function serverName(server: ServerKind): string {
+  if (RUNTIME === "bun" && server !== "node") return "Bun.serve";
+  if (RUNTIME === "deno" && server === "native") return "Deno.serve";
+  return "node:http";
+}
+
+function serverSuite(kind: StorageKind, server: ServerKind): void {
+  const test = suite(`server (${RUNTIME}, ${serverName(server)}, ${kind} storage)`);
   let registry: StartedRegistry;
   let dir = "";
   const log: RequestLogEntry[] = [];
@@ -152,6 +164,7 @@ function serverSuite(kind: StorageKind): void {
     registry = await startRegistry({
       port: 0,
       storage: kind === "fs" ? `fs:${dir}` : "memory",
+      server,
       onRequest: (entry) => log.push(entry),
     });
   });
@@ -313,60 +326,66 @@ function serverSuite(kind: StorageKind): void {
   test.run();
 }
 
-const misc = suite(`server (${RUNTIME}): lifecycle`);
+function closeSuite(server: ServerKind): void {
+  const test = suite(`server (${RUNTIME}, ${serverName(server)}): close`);
 
-misc("close() lets an in-flight request finish, and refuses new connections", async () => {
-  const registry = await startRegistry({ port: 0 });
-  const post = await fetch(`${registry.url}/v2/slow/up/blobs/uploads/`, { method: "POST" });
-  const location = post.headers.get("Location")!;
-  await post.body?.cancel();
-  const socket = await rawConnect(registry.port);
-  const answer = readUntil(socket, (t) => /\r\n\r\n/.test(t));
-  socket.write(
-    `PATCH ${location} HTTP/1.1\r\nHost: ${registry.host}\r\nContent-Length: 2000\r\n` +
-      `Content-Type: application/octet-stream\r\n\r\n`,
-  );
-  socket.write(new Uint8Array(1000));
-  await sleep(150);
-  let closed = false;
-  const closing = registry.close({ timeoutMs: 5000 }).then(() => (closed = true));
-  await sleep(150);
-  assert.equal(closed, false, "close() waits for the in-flight request");
-  if (RUNTIME === "deno") {
-    // Deno 2.9 cannot stop listening without breaking in-flight uploads (denoland/deno#36809):
-    // while it drains, new requests are answered 503 and their connections closed.
-    const late = await fetch(`${registry.url}/v2/`);
-    assert.equal(late.status, 503);
-    await late.body?.cancel();
-  } else {
-    assert.ok(await refused(registry.port), "no new connections while closing");
-  }
-  socket.write(new Uint8Array(1000));
-  const text = await answer;
-  assert.match(text, /^HTTP\/1\.1 202/);
-  assert.match(text, /\r\nrange: 0-1999\r\n/i);
-  await closing;
-  assert.equal(closed, true);
-  socket.destroy();
-});
+  test("close() lets an in-flight request finish, and refuses new connections", async () => {
+    const registry = await startRegistry({ port: 0, server });
+    const post = await fetch(`${registry.url}/v2/slow/up/blobs/uploads/`, { method: "POST" });
+    const location = post.headers.get("Location")!;
+    await post.body?.cancel();
+    const socket = await rawConnect(registry.port);
+    const answer = readUntil(socket, (t) => /\r\n\r\n/.test(t));
+    socket.write(
+      `PATCH ${location} HTTP/1.1\r\nHost: ${registry.host}\r\nContent-Length: 2000\r\n` +
+        `Content-Type: application/octet-stream\r\n\r\n`,
+    );
+    socket.write(new Uint8Array(1000));
+    await sleep(150);
+    let closed = false;
+    const closing = registry.close({ timeoutMs: 5000 }).then(() => (closed = true));
+    await sleep(150);
+    assert.equal(closed, false, "close() waits for the in-flight request");
+    if (serverName(server) === "Deno.serve") {
+      // Deno 2.9 cannot stop listening without breaking in-flight uploads (denoland/deno#36809):
+      // while it drains, new requests are answered 503 and their connections closed.
+      const late = await fetch(`${registry.url}/v2/`);
+      assert.equal(late.status, 503);
+      await late.body?.cancel();
+    } else {
+      assert.ok(await refused(registry.port), "no new connections while closing");
+    }
+    socket.write(new Uint8Array(1000));
+    const text = await answer;
+    assert.match(text, /^HTTP\/1\.1 202/);
+    assert.match(text, /\r\nrange: 0-1999\r\n/i);
+    await closing;
+    assert.equal(closed, true);
+    socket.destroy();
+  });
 
-misc("close() is bounded: a stalled request is cut after timeoutMs", async () => {
-  const registry = await startRegistry({ port: 0 });
-  const post = await fetch(`${registry.url}/v2/stall/up/blobs/uploads/`, { method: "POST" });
-  const location = post.headers.get("Location")!;
-  await post.body?.cancel();
-  const socket = await rawConnect(registry.port);
-  socket.on("error", () => {});
-  socket.write(
-    `PATCH ${location} HTTP/1.1\r\nHost: ${registry.host}\r\nContent-Length: 2000\r\n\r\n`,
-  );
-  await sleep(100);
-  const started = Date.now();
-  await registry.close({ timeoutMs: 300 });
-  const took = Date.now() - started;
-  assert.ok(took >= 250 && took < 3000, `close took ${took} ms`);
-  socket.destroy();
-});
+  test("close() is bounded: a stalled request is cut after timeoutMs", async () => {
+    const registry = await startRegistry({ port: 0, server });
+    const post = await fetch(`${registry.url}/v2/stall/up/blobs/uploads/`, { method: "POST" });
+    const location = post.headers.get("Location")!;
+    await post.body?.cancel();
+    const socket = await rawConnect(registry.port);
+    socket.on("error", () => {});
+    socket.write(
+      `PATCH ${location} HTTP/1.1\r\nHost: ${registry.host}\r\nContent-Length: 2000\r\n\r\n`,
+    );
+    await sleep(100);
+    const started = Date.now();
+    await registry.close({ timeoutMs: 300 });
+    const took = Date.now() - started;
+    assert.ok(took >= 250 && took < 3000, `close took ${took} ms`);
+    socket.destroy();
+  });
+
+  test.run();
+}
+
+const misc = suite(`server (${RUNTIME}): misc`);
 
 misc("a taken port is an AddressInUseError", async () => {
   const first = await startRegistry({ port: 0 });
@@ -427,6 +446,9 @@ misc("the log line format", () => {
   assert.doesNotMatch("GET /v2/ 200", REQUEST_LOG_PATTERN);
 });
 
-serverSuite("memory");
-serverSuite("fs");
+for (const server of SERVERS) {
+  serverSuite("memory", server);
+  serverSuite("fs", server);
+  closeSuite(server);
+}
 misc.run();

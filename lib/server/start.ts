@@ -7,7 +7,7 @@
 import { createRegistry, type RegistryOptions } from "../registry.ts";
 import { storageFromSpec } from "../storage/from_spec.ts";
 import type { Storage } from "../storage/types.ts";
-import { serve } from "./serve.ts";
+import { serve, type ServerKind } from "./serve.ts";
 import { ClientAbortError, type RunningServer, type ServeOptions } from "./types.ts";
 
 /** Options of {@link startRegistry}: the registry's options, where to listen, and logging. */
@@ -20,6 +20,8 @@ export interface StartRegistryOptions
    * storage created from a description is closed by `close()`; an adapter passed in is not.
    */
   storage?: Storage | string;
+  /** Which server: `auto` (default), `native` or `node`; see `serve` in serve.ts. */
+  server?: ServerKind;
 }
 
 /** A running registry. */
@@ -41,8 +43,17 @@ export interface StartedRegistry extends RunningServer {
  * ```
  */
 export async function startRegistry(options: StartRegistryOptions = {}): Promise<StartedRegistry> {
-  const { host, storage: storageOption, port, idleTimeoutMs, onRequest, onError, ...rest } =
-    options;
+  const {
+    host,
+    storage: storageOption,
+    port,
+    idleTimeoutMs,
+    onRequest,
+    onError,
+    gcNudgeBytes,
+    server: serverKind,
+    ...rest
+  } = options;
   const owned = typeof storageOption === "string";
   const storage = owned ? await storageFromSpec(storageOption) : storageOption;
   const userLogger = rest.logger;
@@ -66,6 +77,8 @@ export async function startRegistry(options: StartRegistryOptions = {}): Promise
       idleTimeoutMs,
       onRequest,
       onError,
+      gcNudgeBytes,
+      server: serverKind,
     });
   } catch (error) {
     if (owned) await registry.storage.close?.();
