@@ -7,8 +7,12 @@
  * ```
  *
  * Storage comes from the `FETCH_REGISTRY_STORAGE` environment variable (`memory`, `fs:DIR` or an
- * `s3://` URL), default `fs:./data`. Bun takes the same module: `bun lib/deno_serve.ts` serves it
- * with Bun's defaults (mind its 128 MiB body limit; the CLI sets the right options).
+ * `s3://` URL), default `fs:./data`. Run it from the repository root (where deno.json is).
+ *
+ * Bun serves the same module (`bun lib/deno_serve.ts`, port from `PORT`, default 3000): the extra
+ * members are Bun.serve options a registry needs (Deno ignores them). The CLI (lib/cli.ts) is the
+ * better way to serve on any runtime: on Deno 2.9, `deno serve` uses Deno.serve, which reads
+ * streamed (chunked) uploads slowly; see lib/server/serve.ts.
  *
  * @module
  */
@@ -20,7 +24,11 @@ const registry = createRegistry({
   storage: await storageFromSpec(process.env.FETCH_REGISTRY_STORAGE || DEFAULT_STORAGE_SPEC),
 });
 
-/** The server entry point: `deno serve` calls `fetch` for every request. */
+/** The server entry point: `deno serve` (and Bun) call `fetch` for every request. */
 export default {
   fetch: registry.fetch,
+  // Bun.serve options (see lib/server/bun.ts): no body size limit, slow clients, no HTML errors.
+  development: false,
+  maxRequestBodySize: Number.MAX_SAFE_INTEGER,
+  idleTimeout: 120,
 };

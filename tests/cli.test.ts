@@ -284,4 +284,48 @@ test("a second signal exits at once", async () => {
   socket.destroy();
 });
 
+test("`deno serve -A --port 0 lib/deno_serve.ts` serves, with storage from FETCH_REGISTRY_STORAGE", async () => {
+  const storage = join(cwd, "deno-serve-data");
+  const child = spawn(join(ROOT, "node_modules", ".bin", "deno"), [
+    "serve",
+    "-A",
+    "--port",
+    "0",
+    "lib/deno_serve.ts",
+  ], {
+    cwd: ROOT,
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, NO_COLOR: "1", FETCH_REGISTRY_STORAGE: `fs:${storage}` },
+  });
+  const exited = new Promise((r) => child.on("exit", r));
+  try {
+    const port = await new Promise<number>((resolve, reject) => {
+      let out = "";
+      const timer = setTimeout(() => reject(new Error(`no listening line: ${out}`)), 30_000);
+      const onData = (d: Uint8Array) => {
+        out += new TextDecoder().decode(d);
+        const m = /Listening on http:\/\/[^\s]*:(\d+)\//.exec(out);
+        if (m) {
+          clearTimeout(timer);
+          resolve(Number(m[1]));
+        }
+      };
+      child.stdout!.on("data", onData);
+      child.stderr!.on("data", onData);
+    });
+    const res = await fetch(`http://127.0.0.1:${port}/v2/`);
+    assert.equal(res.status, 200);
+    assert.deepEqual(await res.json(), {});
+    const post = await fetch(`http://127.0.0.1:${port}/v2/served/blobs/uploads/`, {
+      method: "POST",
+    });
+    assert.equal(post.status, 202);
+    await post.body?.cancel();
+    assert.ok(existsSync(storage), "the fs storage named by FETCH_REGISTRY_STORAGE is used");
+  } finally {
+    process.kill(child.pid!, "SIGTERM");
+    await exited;
+  }
+});
+
 test.run();
