@@ -77,12 +77,22 @@ export const CLI: string = process.env.FETCH_REGISTRY_BENCH_ENTRY
   ? resolve(process.env.FETCH_REGISTRY_BENCH_ENTRY)
   : join(ROOT, "lib", "cli.ts");
 
+/**
+ * A second entry point for before/after comparisons (`FETCH_REGISTRY_BENCH_ALT`, e.g. a patched
+ * copy of lib/ under .tmp/): adds the targets `node-alt`, `deno-alt`, `bun-alt`.
+ */
+export const ALT_CLI: string | undefined = process.env.FETCH_REGISTRY_BENCH_ALT
+  ? resolve(process.env.FETCH_REGISTRY_BENCH_ALT)
+  : undefined;
+
 function cliArgs(dir: string, port: number): string[] {
   return ["--storage", `fs:${dir}`, "--port", String(port), "--host", "127.0.0.1"];
 }
 
-function cliMissing(): string | undefined {
-  return existsSync(CLI) ? undefined : `${CLI} does not exist yet`;
+function missing(entry: string, bin?: string): string | undefined {
+  if (!existsSync(entry)) return `${entry} does not exist yet`;
+  if (bin && !existsSync(join(BIN, bin))) return `${bin} is missing: npm install`;
+  return undefined;
 }
 
 /** CNCF distribution 2.8 from Debian. */
@@ -123,41 +133,69 @@ export const distribution: Target = {
   },
 };
 
-/** Where the Node build of the CLI goes (inside the repository, so node_modules resolves). */
-const NODE_BUILD = join(ROOT, ".tmp", "bench", "cli.mjs");
-
 /**
- * fetch-registry on Node as it ships: lib/cli.ts built to one ESM file with esbuild (packages
- * left as imports), run by plain node. (Through tsx's loader the idle server holds ~30 MiB more.)
+ * fetch-registry's targets for one entry point. On Node it runs as it ships: the entry built to
+ * one ESM file with esbuild (packages left as imports), run by plain node (through tsx's loader
+ * the idle server holds ~30 MiB more: that is the `node-tsx` target).
  */
-export const node: Target = {
-  id: "node",
-  label: "node",
-  unavailable: cliMissing,
-  version: () => `node ${process.version} (esbuild build of lib/cli.ts)`,
-  command(dir, port, flags = []) {
-    mkdirSync(dirname(NODE_BUILD), { recursive: true });
-    execFileSync(join(BIN, "esbuild"), [
-      CLI,
-      "--bundle",
-      "--platform=node",
-      "--format=esm",
-      "--packages=external",
-      "--log-level=warning",
-      `--outfile=${NODE_BUILD}`,
-    ], { stdio: ["ignore", "ignore", "inherit"] });
-    return {
-      cmd: process.execPath,
-      args: [...flags, NODE_BUILD, ...cliArgs(join(dir, "data"), port)],
-    };
-  },
-};
+function runtimeTargets(entry: string, suffix: string): Target[] {
+  const build = join(ROOT, ".tmp", "bench", `cli${suffix}.mjs`);
+  const tag = suffix ? ` (${entry})` : "";
+  return [
+    {
+      id: `node${suffix}`,
+      label: `node${suffix}`,
+      unavailable: () => missing(entry),
+      version: () => `node ${process.version} (esbuild build)${tag}`,
+      command(dir, port, flags = []) {
+        mkdirSync(dirname(build), { recursive: true });
+        execFileSync(join(BIN, "esbuild"), [
+          entry,
+          "--bundle",
+          "--platform=node",
+          "--format=esm",
+          "--packages=external",
+          "--log-level=warning",
+          `--outfile=${build}`,
+        ], { stdio: ["ignore", "ignore", "inherit"] });
+        return {
+          cmd: process.execPath,
+          args: [...flags, build, ...cliArgs(join(dir, "data"), port)],
+        };
+      },
+    },
+    {
+      id: `deno${suffix}`,
+      label: `deno${suffix}`,
+      unavailable: () => missing(entry, "deno"),
+      version: () => firstLine(join(BIN, "deno"), ["--version"]) + tag,
+      command(dir, port, flags = []) {
+        return {
+          cmd: join(BIN, "deno"),
+          args: ["run", "-A", ...flags, entry, ...cliArgs(join(dir, "data"), port)],
+        };
+      },
+    },
+    {
+      id: `bun${suffix}`,
+      label: `bun${suffix}`,
+      unavailable: () => missing(entry, "bun"),
+      version: () => `bun ${firstLine(join(BIN, "bun"), ["--version"])}${tag}`,
+      command(dir, port, flags = []) {
+        return {
+          cmd: join(BIN, "bun"),
+          args: [...flags, entry, ...cliArgs(join(dir, "data"), port)],
+        };
+      },
+    },
+  ];
+}
 
 /** fetch-registry on Node through tsx's loader (in-process, so the pid is the server's). */
 export const nodeTsx: Target = {
   id: "node-tsx",
   label: "node (tsx)",
-  unavailable: cliMissing,
+  unavailable: () => missing(CLI),
   version: () => `node ${process.version} (tsx loader)`,
   command(dir, port, flags = []) {
     return {
@@ -167,35 +205,13 @@ export const nodeTsx: Target = {
   },
 };
 
-/** fetch-registry on Deno. */
-export const deno: Target = {
-  id: "deno",
-  label: "deno",
-  unavailable: () =>
-    cliMissing() ?? (existsSync(join(BIN, "deno")) ? undefined : "deno is missing: npm install"),
-  version: () => firstLine(join(BIN, "deno"), ["--version"]),
-  command(dir, port, flags = []) {
-    return {
-      cmd: join(BIN, "deno"),
-      args: ["run", "-A", ...flags, CLI, ...cliArgs(join(dir, "data"), port)],
-    };
-  },
-};
-
-/** fetch-registry on Bun. */
-export const bun: Target = {
-  id: "bun",
-  label: "bun",
-  unavailable: () =>
-    cliMissing() ?? (existsSync(join(BIN, "bun")) ? undefined : "bun is missing: npm install"),
-  version: () => `bun ${firstLine(join(BIN, "bun"), ["--version"])}`,
-  command(dir, port, flags = []) {
-    return { cmd: join(BIN, "bun"), args: [...flags, CLI, ...cliArgs(join(dir, "data"), port)] };
-  },
-};
-
 /** Every target, distribution first. */
-export const TARGETS: readonly Target[] = [distribution, node, deno, bun, nodeTsx];
+export const TARGETS: readonly Target[] = [
+  distribution,
+  ...runtimeTargets(CLI, ""),
+  nodeTsx,
+  ...(ALT_CLI ? runtimeTargets(ALT_CLI, "-alt") : []),
+];
 
 /** The targets measured unless `--targets` says otherwise. */
 export const DEFAULT_TARGETS: readonly string[] = ["distribution", "node", "deno", "bun"];
