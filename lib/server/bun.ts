@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { createGcNudge, DEFAULT_GC_NUDGE_BYTES } from "./gc_nudge.ts";
+import { createGcNudge, defaultGcNudgeBytes } from "./gc_nudge.ts";
 import { instrumentHandler } from "./metering.ts";
 import {
   AddressInUseError,
@@ -79,10 +79,13 @@ export function serveBun(
   const keepLength: FetchHandler = async (request) => {
     const response = await handler(request);
     const length = response.headers.get("Content-Length");
+    // Only blob-like bodies: JSON and manifests are built from bytes, which Bun sends with
+    // their length anyway, and re-buffering them would cost every small request.
     if (
       response.body && request.method !== "HEAD" && length !== null && /^\d+$/.test(length) &&
-      Number(length) <= BUFFER_STREAM_BODY_BYTES && response.status !== 204 &&
-      response.status !== 304
+      Number(length) <= BUFFER_STREAM_BODY_BYTES &&
+      (response.status === 200 || response.status === 206) &&
+      response.headers.get("Content-Type") === "application/octet-stream"
     ) {
       const bytes = await response.arrayBuffer();
       return new Response(bytes, {
@@ -95,7 +98,7 @@ export function serveBun(
   };
   const fetch = instrumentHandler(keepLength, {
     onRequest: options.onRequest,
-    onBytes: createGcNudge(options.gcNudgeBytes ?? DEFAULT_GC_NUDGE_BYTES),
+    onBytes: createGcNudge(options.gcNudgeBytes ?? defaultGcNudgeBytes()),
     trustResponseLength: true,
   });
   const idleMs = options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;

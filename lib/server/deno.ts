@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { createGcNudge, DEFAULT_GC_NUDGE_BYTES } from "./gc_nudge.ts";
+import { createGcNudge, defaultGcNudgeBytes } from "./gc_nudge.ts";
 import { instrumentHandler } from "./metering.ts";
 import {
   AddressInUseError,
@@ -62,7 +62,7 @@ export function serveDeno(
   const onError = options.onError ?? ((e: unknown) => console.error("fetch-registry:", e));
   const serveHandler = instrumentHandler(handler, {
     onRequest: options.onRequest,
-    onBytes: createGcNudge(options.gcNudgeBytes ?? DEFAULT_GC_NUDGE_BYTES),
+    onBytes: createGcNudge(options.gcNudgeBytes ?? defaultGcNudgeBytes()),
   });
   // Deno 2.9's shutdown() makes in-flight request bodies unreadable at once (denoland/deno#36809),
   // so close() first drains: in-flight requests finish while new ones get 503 + Connection: close;

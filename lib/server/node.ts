@@ -8,7 +8,7 @@
  */
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { createGcNudge, DEFAULT_GC_NUDGE_BYTES } from "./gc_nudge.ts";
+import { createGcNudge, defaultGcNudgeBytes } from "./gc_nudge.ts";
 import {
   AddressInUseError,
   ClientAbortError,
@@ -184,7 +184,7 @@ export function serveNode(
   const hostname = options.hostname ?? "127.0.0.1";
   const onRequest = options.onRequest;
   const onError = options.onError ?? ((e: unknown) => console.error("fetch-registry:", e));
-  const nudge = createGcNudge(options.gcNudgeBytes ?? DEFAULT_GC_NUDGE_BYTES);
+  const nudge = createGcNudge(options.gcNudgeBytes ?? defaultGcNudgeBytes());
   let closing = false;
   let origin = hostname;
 
