@@ -4,10 +4,11 @@
  * apply backpressure, not buffer). Reports the server process's peak RSS per phase (VmHWM reset
  * before each phase, cross-checked by sampling VmRSS); the target is under 100 MiB everywhere.
  *
- * Run: `npx tsx bench/memory.ts [--runtimes=node,node-dist,deno,bun] [--size=1024] [--slow=128]`
+ * Run: `npx tsx bench/memory.ts [--runtimes=node,node-dist,deno,bun,...] [--size=1024] [--slow=128]`
  * - `node` runs `node --import tsx lib/cli.ts` (the tsx loader adds ~30 MiB of its own);
  *   `node-dist` runs the CLI bundled to plain JS with esbuild (how the npm bin runs).
- * - `deno+node` and `bun+node` run that runtime's CLI with `--server node` (the node:http bridge).
+ * - `deno`, `bun` run the CLI with its default server (`auto`: node:http on Deno, Bun.serve on
+ *   Bun); `deno+native` (Deno.serve), `bun+node` (node:http) pick the other one.
  * - `--size` is the blob size in MiB; `--slow` the slow client's read rate in MiB/s.
  *
  * The client (this process) streams the push with node:http in 1 MiB writes and verifies the
@@ -36,7 +37,7 @@ function flag(name: string, fallback: string): string {
   return arg ? arg.slice(name.length + 3) : fallback;
 }
 
-const runtimes = flag("runtimes", "node,node-dist,deno,bun").split(",");
+const runtimes = flag("runtimes", "node,node-dist,deno,deno+native,bun,bun+node").split(",");
 const size = Number(flag("size", "1024")) * MiB;
 const slowRate = Number(flag("slow", "128")) * MiB;
 
@@ -67,12 +68,14 @@ async function startServer(runtime: string, storageDir: string, bundle: string):
     "deno": [join(BIN, "deno"), ["run", "-A", cli, ...args]],
     "bun": [join(BIN, "bun"), [cli, ...args]],
   };
-  // `deno+node`, `bun+node`: that runtime with the node:http bridge (`--server node`).
-  const [base, bridge] = runtime.split("+");
+  // `deno+native`, `bun+node`...: that runtime with `--server native|node`.
+  const [base, kind] = runtime.split("+");
   const [cmd, baseArgv] = commands[base];
-  const argv = bridge === "node" ? [...baseArgv, "--server", "node"] : baseArgv;
+  const argv = kind ? [...baseArgv, "--server", kind] : baseArgv;
   // Request log lines are discarded: a 1 GiB transfer is a handful of requests.
-  const child = spawn(cmd, argv, { stdio: ["ignore", "pipe", "inherit"], cwd: ROOT });
+  const child = spawn(cmd, argv, { stdio: ["ignore", "pipe", "pipe"], cwd: ROOT });
+  let errors = "";
+  child.stderr!.on("data", (d: Uint8Array) => (errors += new TextDecoder().decode(d)));
   const port = await new Promise<number>((resolve, reject) => {
     let out = "";
     child.stdout!.on("data", (d: Uint8Array) => {
@@ -80,7 +83,10 @@ async function startServer(runtime: string, storageDir: string, bundle: string):
       const m = /listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(out);
       if (m) resolve(Number(m[1]));
     });
-    child.once("exit", (code) => reject(new Error(`${runtime} server exited (${code}): ${out}`)));
+    child.once(
+      "exit",
+      (code) => reject(new Error(`${runtime} exited (${code}): ${out} ${errors}`)),
+    );
   });
   return {
     child,
