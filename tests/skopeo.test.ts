@@ -361,17 +361,23 @@ let src = "";
 const test = suite(`skopeo (${RUNTIME})`);
 
 test.before(async () => {
-  const found = spawnSync("sh", ["-c", "command -v skopeo"]);
-  assert.equal(found.status, 0, "skopeo is installed (apt-get install skopeo)");
-  work = mkdtempSync(join(tmpdir(), "fetch-registry-skopeo-"));
-  writeFileSync(join(work, "auth.json"), "{}");
-  src = join(work, "src");
-  writeLayout(
-    src,
-    [...imageBlobs(app), ...imageBlobs(amd64), ...imageBlobs(arm64), multi.bytes],
-    { app: app.descriptor, multi: multi.descriptor },
-  );
-  server = await startServer(`fs:${join(work, "data")}`);
+  try {
+    const found = spawnSync("sh", ["-c", "command -v skopeo"]);
+    assert.equal(found.status, 0, "skopeo is installed (apt-get install skopeo)");
+    work = mkdtempSync(join(tmpdir(), "fetch-registry-skopeo-"));
+    writeFileSync(join(work, "auth.json"), "{}");
+    src = join(work, "src");
+    writeLayout(
+      src,
+      [...imageBlobs(app), ...imageBlobs(amd64), ...imageBlobs(arm64), multi.bytes],
+      { app: app.descriptor, multi: multi.descriptor },
+    );
+    server = await startServer(`fs:${join(work, "data")}`);
+  } catch (error) {
+    // uvu reports a failing hook only as tests not passed: say why.
+    console.error("skopeo.test.ts: setup failed:", error);
+    throw error;
+  }
 });
 
 test.after(async () => {
@@ -396,10 +402,10 @@ test("copy an image with several layers (one of 32 MiB) in: the registry holds t
   for (const [i, l] of app.layers.entries()) {
     await assertRegistryBlob("demo/app", l.blob, `layer ${i}`);
   }
-  // A second push of the same image (another tag) is a no-op for the blobs and succeeds.
+  // A second push of the same image (another tag) is a no-op for the blobs and succeeds; without
+  // --preserve-digests too (skopeo has nothing to convert, so the bytes stay the same).
   await skopeo([
     "copy",
-    "--preserve-digests",
     "--dest-tls-verify=false",
     `oci:${src}:app`,
     `docker://${server.host}/demo/app:v2`,
@@ -550,9 +556,9 @@ test("copy registry to registry (another repository: blob mounts); exact bytes",
 
 test("copy out to new OCI layouts: every digest and byte equals the input", async () => {
   const out = join(work, "out-app");
+  // Without --preserve-digests (as users run it): nothing to convert, so nothing changes.
   await skopeo([
     "copy",
-    "--preserve-digests",
     "--src-tls-verify=false",
     `docker://${server.host}/demo/app:v1`,
     `oci:${out}:app`,
