@@ -303,7 +303,9 @@ test("`deno serve -A --port 0 lib/deno_serve.ts` serves, with storage from FETCH
       let out = "";
       const timer = setTimeout(() => reject(new Error(`no listening line: ${out}`)), 30_000);
       const onData = (d: Uint8Array) => {
-        out += new TextDecoder().decode(d);
+        // Colour codes stripped: Deno colours its banner when FORCE_COLOR is set at all.
+        // deno-lint-ignore no-control-regex
+        out += new TextDecoder().decode(d).replace(/\x1b\[[0-9;]*m/g, "");
         const m = /Listening on http:\/\/[^\s]*:(\d+)\//.exec(out);
         if (m) {
           clearTimeout(timer);
