@@ -177,6 +177,7 @@ export async function streamToNewFile(
   });
   const drained = () =>
     new Promise<void>((resolve) => {
+      if (failure || closed) return resolve(); // it will never drain
       wake = resolve;
       stream.once("drain", resolve);
     }).finally(() => {
