@@ -119,7 +119,7 @@ export const FIGURES: readonly Figure[] = [
   { id: "tags_requests", label: "tags list: requests made", unit: "", better: "lower", digits: 0 },
   {
     id: "rss_idle",
-    label: "server RSS when idle (before the {big} push)",
+    label: "server RSS idle (fresh server, before the {big} push)",
     unit: "MiB",
     better: "lower",
     digits: 1,
