@@ -507,8 +507,10 @@ export function s3UploadStore(
       for await (const page of s3.listAll({ prefix: layout.uploads, delimiter: "/" })) {
         for (const prefix of page.prefixes) {
           const id = prefix.slice(layout.uploads.length, -1);
-          const stamp = parseInt(id.slice(0, id.indexOf("-")), 36);
-          if (!(stamp < before)) continue;
+          // Ids start with their creation time, so young sessions are skipped without a GET.
+          const dash = id.indexOf("-");
+          const stamp = dash > 0 ? parseInt(id.slice(0, dash), 36) : Number.NaN;
+          if (stamp >= before) continue;
           const loaded = await load(id);
           if (!loaded) {
             await removeObjects(id);

@@ -13,7 +13,7 @@
 # DIR defaults to ${TMPDIR:-/tmp}/fetch-registry-ceph. Environment:
 #   RGW_PORT (9001) MON_PORT (9010) MS_MIN/MS_MAX (9020/9059): ports on 127.0.0.1
 #   OBJECTSTORE=memstore|bluestore (memstore): memstore keeps objects in RAM (capped by
-#     MEMSTORE_BYTES, default 2 GiB; fastest start, right for tests); bluestore writes a 10 GiB
+#     MEMSTORE_BYTES, default 4 GiB, only what is stored is used; fastest start, right for tests); bluestore writes a 10 GiB
 #     sparse file in DIR with a bounded cache (OSD_MEMORY_TARGET, default ~900 MiB): for benchmarks
 #     that push more than RAM should hold.
 #   S3_BUCKET (registry-test): created at start. S3_ACCESS_KEY / S3_SECRET_KEY: the keys to create.
@@ -27,7 +27,7 @@ MON_PORT=${MON_PORT:-9010}
 MS_MIN=${MS_MIN:-9020}
 MS_MAX=${MS_MAX:-9059}
 OBJECTSTORE=${OBJECTSTORE:-memstore}
-MEMSTORE_BYTES=${MEMSTORE_BYTES:-2147483648}
+MEMSTORE_BYTES=${MEMSTORE_BYTES:-4294967296}
 OSD_MEMORY_TARGET=${OSD_MEMORY_TARGET:-939524096}
 AK=${S3_ACCESS_KEY:-RGWACCESSKEY}
 SK=${S3_SECRET_KEY:-RGWSECRETKEY0123456789}
@@ -144,6 +144,11 @@ bluestore block wal create = false
 rgw frontends = beast endpoint=127.0.0.1:$RGW_PORT tcp_nodelay=1
 rgw data = $DIR/rgw
 rgw thread pool size = 64
+# Deleted objects and aborted multipart parts are freed by RGW's garbage collector, by default
+# two hours later: too late for a memstore OSD that tests and benchmarks fill and empty.
+rgw gc obj min wait = 10
+rgw gc processor period = 10
+rgw gc processor max time = 10
 EOF
   C="-c $DIR/ceph.conf"
   monmaptool --create --addv a "[v2:127.0.0.1:$MON_PORT]" --fsid "$fsid" "$DIR/monmap" >/dev/null
