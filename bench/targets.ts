@@ -13,7 +13,7 @@ import { dirname, join, resolve } from "node:path";
 
 /** The repository root (bench/..). */
 export const ROOT: string = resolve(
-  import.meta.dirname ?? new URL(".", import.meta.url).pathname,
+  new URL(".", import.meta.url).pathname,
   "..",
 );
 const BIN = join(ROOT, "node_modules", ".bin");
