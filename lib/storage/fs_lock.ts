@@ -20,6 +20,8 @@ import { ensureDir, errorCode, randomName, readOptional, removeFile } from "./fs
 
 /** A lock older than this is considered abandoned. */
 export const STALE_LOCK_MS = 30_000;
+/** An empty lock (holder killed before writing its pid) older than this is stale. */
+const EMPTY_LOCK_GRACE_MS = 2_000;
 /** Give up waiting for a lock after this long. */
 const WAIT_MS = STALE_LOCK_MS + 15_000;
 
@@ -43,7 +45,11 @@ function processGone(pid: number): boolean {
 async function isStale(path: string): Promise<boolean> {
   try {
     const [stat, bytes] = await Promise.all([fsp.stat(path), readOptional(path)]);
-    if (Date.now() - stat.mtimeMs > STALE_LOCK_MS) return true;
+    const age = Date.now() - stat.mtimeMs;
+    if (age > STALE_LOCK_MS) return true;
+    // A holder writes its pid right after creating the lock; an empty lock older than a couple of
+    // seconds was left by a process killed between the two steps.
+    if ((bytes?.byteLength ?? 0) === 0 && age > EMPTY_LOCK_GRACE_MS) return true;
     const [pid, host] = decoder.decode(bytes ?? new Uint8Array()).split(" ");
     return host === HOST && /^\d+$/.test(pid) && processGone(Number(pid));
   } catch (error) {
