@@ -229,6 +229,12 @@ const mget = await call("GET", "/v2/smoke/test/manifests/v1", undefined, {
 });
 const mbytes = new Uint8Array(await mget.arrayBuffer());
 if (mget.status !== 200 || sha256(mbytes) !== sha256(manifest)) fail("manifest pull failed: " + mget.status);
+
+const testing = await import("fetch-registry/testing");
+if (typeof testing.createTestRegistry !== "function") fail("fetch-registry/testing: createTestRegistry is not exported");
+const fake = testing.createTestRegistry();
+const fakeBase = await fake.fetch(new Request(origin + "/v2/"));
+if (fakeBase.status !== 200) fail("fetch-registry/testing: GET /v2/ answered " + fakeBase.status);
 console.log("pushed and pulled " + digest + " and manifest " + sha256(manifest));
 `,
 );
@@ -241,10 +247,13 @@ console.log(
 writeFileSync(
   join(consumer, "check.ts"),
   `import { createRegistry, type RegistryOptions } from "fetch-registry";
+import { createTestRegistry } from "fetch-registry/testing";
 const options: RegistryOptions = {};
 const registry = createRegistry(options);
 const response: Promise<Response> = registry.fetch(new Request("http://registry.test/v2/"));
-export { response };
+const fake = createTestRegistry();
+const fakeResponse: Promise<Response> = fake.fetch(new Request("http://registry.test/v2/"));
+export { fakeResponse, response };
 `,
 );
 writeFileSync(
