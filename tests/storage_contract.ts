@@ -765,5 +765,97 @@ export function storageContract(
     assert.deepEqual(await s.tags.list("a/b/c", { limit: 10 }), { items: [], more: false });
   });
 
+  // ---- metadata after this store's own changes (no stale cache) ------------------------------
+
+  test("tags: a listing sees this store's own changes at once, also between pages", async () => {
+    const s = await fresh();
+    const m = manifestOf({ v: 1 });
+    await s.manifests.put("a", m);
+    const names = Array.from({ length: 40 }, (_, i) => `t${String(i).padStart(2, "0")}`);
+    for (const t of names) await s.tags.set("a", t, m.digest);
+    const first = await s.tags.list("a", { limit: 10 });
+    assert.deepEqual(first, { items: names.slice(0, 10), more: true });
+    // Changes after the first page: one added ahead, one removed ahead, one added behind.
+    assert.equal(await s.tags.set("a", "t15b", m.digest), true);
+    assert.equal(await s.tags.delete("a", "t20"), true);
+    assert.equal(await s.tags.set("a", "a0", m.digest), true);
+    const rest: string[] = [];
+    let after = first?.items.at(-1);
+    for (;;) {
+      const page = await s.tags.list("a", { after, limit: 10 });
+      assert.ok(page);
+      rest.push(...page.items);
+      if (!page.more) break;
+      after = page.items.at(-1);
+    }
+    const expected = [...names.slice(10), "t15b"].filter((t) => t !== "t20").sort();
+    assert.deepEqual(rest, expected);
+    assert.deepEqual((await s.tags.list("a", { limit: 1 }))?.items, ["a0"]);
+    // Removing every tag empties the listing at once.
+    for (const t of [...names, "t15b", "a0"]) await s.tags.delete("a", t);
+    assert.deepEqual(await s.tags.list("a", { limit: 100 }), { items: [], more: false });
+  });
+
+  test("tags: paging with `after` between, before and beyond the stored tags", async () => {
+    const s = await fresh();
+    const m = manifestOf({ v: 1 });
+    await s.manifests.put("a", m);
+    const names = Array.from({ length: 60 }, (_, i) => `v${i * 2}`);
+    for (const t of names) await s.tags.set("a", t, m.digest);
+    const sorted = [...names].sort((x, y) => (x < y ? -1 : x > y ? 1 : 0));
+    for (const [after, from] of [["v1", sorted.indexOf("v10")], ["v9", sorted.indexOf("v90")]]) {
+      // `after` need not be a stored tag: the page starts at the first tag after it.
+      assert.deepEqual(await s.tags.list("a", { after: after as string, limit: 3 }), {
+        items: sorted.slice(from as number, (from as number) + 3),
+        more: true,
+      });
+    }
+    assert.deepEqual(await s.tags.list("a", { after: "A", limit: 2 }), {
+      items: sorted.slice(0, 2),
+      more: true,
+    });
+    assert.deepEqual(await s.tags.list("a", { after: "w", limit: 2 }), { items: [], more: false });
+    // Every page size walks the whole listing once, in order.
+    for (const limit of [1, 7, 59, 60, 61]) {
+      const seen: string[] = [];
+      let after: string | undefined;
+      for (;;) {
+        const page = await s.tags.list("a", { after, limit });
+        assert.ok(page);
+        assert.ok(page.items.length <= limit);
+        seen.push(...page.items);
+        if (!page.more) break;
+        after = page.items.at(-1);
+      }
+      assert.deepEqual(seen, sorted, `limit ${limit}`);
+    }
+  });
+
+  test("tags: a moved tag and a deleted manifest are seen at once after being read", async () => {
+    const s = await fresh();
+    const m1 = manifestOf({ v: 1 });
+    const m2 = manifestOf({ v: 2 });
+    await s.manifests.put("a", m1);
+    await s.manifests.put("a", m2);
+    await s.tags.set("a", "t", m1.digest);
+    await s.tags.set("a", "other", m1.digest);
+    assert.equal(await s.tags.get("a", "t"), m1.digest);
+    assert.deepEqual((await s.manifests.get("a", m1.digest))?.bytes, m1.bytes);
+    assert.deepEqual((await s.tags.list("a", { limit: 10 }))?.items, ["other", "t"]);
+    await s.tags.set("a", "t", m2.digest);
+    assert.equal(await s.tags.get("a", "t"), m2.digest);
+    assert.equal(await s.manifests.delete("a", m1.digest), true);
+    assert.equal(await s.manifests.get("a", m1.digest), undefined);
+    assert.equal(await s.tags.get("a", "other"), undefined, "the deleted manifest's tag is gone");
+    assert.equal(await s.tags.get("a", "t"), m2.digest, "a tag moved away stays");
+    assert.deepEqual((await s.tags.list("a", { limit: 10 }))?.items, ["t"]);
+    // The last manifest gone: the repository is unknown at once, and known again after a put.
+    assert.equal(await s.manifests.delete("a", m2.digest), true);
+    assert.equal(await s.tags.list("a", { limit: 10 }), undefined);
+    await s.manifests.put("a", m1);
+    assert.deepEqual(await s.tags.list("a", { limit: 10 }), { items: [], more: false });
+    assert.deepEqual((await s.manifests.get("a", m1.digest))?.bytes, m1.bytes);
+  });
+
   test.run();
 }

@@ -24,8 +24,9 @@ function manifestUnknown(reference: string): RegistryError {
  * it is MANIFEST_UNKNOWN (404, as the conformance suite requires), not a 400.
  */
 function lookupReference(reference: string): Reference {
-  if (!reference.includes(":") && !isValidTag(reference)) throw manifestUnknown(reference);
-  return requireReference(reference);
+  if (reference.includes(":")) return requireReference(reference);
+  if (!isValidTag(reference)) throw manifestUnknown(reference);
+  return { tag: reference };
 }
 
 /** The stored manifest a reference names, or MANIFEST_UNKNOWN. */

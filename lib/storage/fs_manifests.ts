@@ -5,12 +5,19 @@
  * descriptor file per referrer, written after the manifest and removed before it, so the index
  * never lists a manifest that is not stored.
  *
+ * Consistency: nothing is cached. {@link ManifestStore.get} reads the manifest file on every call
+ * (synchronously, see fs_small_files.ts: a few µs instead of ~115 µs on Node), so a manifest
+ * deleted by this or any other process on the same root is unknown to the next call, and a
+ * re-push is seen at once. Adding or removing a manifest also tells {@link hasManifests}'s cache.
+ *
  * @module
  */
 import { promises as fsp } from "node:fs";
 import { join } from "node:path";
 import { listOptional, readOptional, removeFile, syncDir, writeFileAtomic } from "./fs_io.ts";
 import type { FsLayout } from "./fs_paths.ts";
+import { readSmallFile } from "./fs_small_files.ts";
+import { manifestsChanged } from "./fs_tags.ts";
 import type { Descriptor, Digest, ManifestRecord, ManifestStore } from "./types.ts";
 
 const encoder = new TextEncoder();
@@ -43,8 +50,9 @@ export function fsManifests(
   layout: FsLayout,
   untag: (repository: string, digest: Digest) => Promise<void>,
 ): ManifestStore {
+  // Async only for the contract: the read itself is synchronous.
   async function get(repository: string, digest: Digest): Promise<ManifestRecord | undefined> {
-    const file = await readOptional(layout.manifest(repository, digest));
+    const file = readSmallFile(layout.manifest(repository, digest));
     return file && decodeRecord(file);
   }
 
@@ -55,7 +63,11 @@ export function fsManifests(
       const path = layout.manifest(repository, manifest.digest);
       const indexed = manifest.subject !== undefined && manifest.referrer !== undefined;
       const entry = indexed ? layout.referrer(repository, manifest.subject!, manifest.digest) : "";
-      await writeFileAtomic(layout.tmp, path, encodeRecord(manifest));
+      try {
+        await writeFileAtomic(layout.tmp, path, encodeRecord(manifest));
+      } finally {
+        manifestsChanged(layout, repository);
+      }
       if (indexed) await writeFileAtomic(layout.tmp, entry, JSON.stringify(manifest.referrer));
     },
     async delete(repository, digest) {
@@ -69,7 +81,11 @@ export function fsManifests(
         }
       }
       await untag(repository, digest);
-      if (!(await removeFile(layout.manifest(repository, digest)))) return false;
+      try {
+        if (!(await removeFile(layout.manifest(repository, digest)))) return false;
+      } finally {
+        manifestsChanged(layout, repository);
+      }
       await syncDir(layout.manifests(repository));
       return true;
     },

@@ -25,6 +25,8 @@ import { join, resolve, sep } from "node:path";
 import { isValidName, isValidTag, parseDigest } from "../grammar.ts";
 
 const UPLOAD_ID = /^[A-Za-z0-9_-]{1,128}$/;
+/** Repository directories remembered by {@link FsLayout.repository} before it starts over. */
+const MAX_REMEMBERED = 1024;
 
 /** Refuse a key that fails the grammar: a programming error in the caller, never a path. */
 function invalid(kind: string, value: string): never {
@@ -41,6 +43,8 @@ export class FsLayout {
   readonly uploads: string;
   /** Repositories. */
   readonly repositories: string;
+  /** Checked repository directories by name (a path is a pure function of the name). */
+  readonly #repositoryDirs = new Map<string, string>();
 
   /** @param root The storage root (made absolute). */
   constructor(root: string) {
@@ -69,40 +73,50 @@ export class FsLayout {
     return this.#inside(join(this.root, "blobs", algorithm, encoded.slice(0, 2), encoded));
   }
 
-  /** The directory of `repository`. */
+  /**
+   * The directory of `repository`. Remembered per name (the metadata paths of every manifest and
+   * tag request start here); the paths below it are joined by concatenation, which equals
+   * `path.join` because every component passed the grammar (no separators, no `.` or `..`).
+   */
   repository(repository: string): string {
-    if (!isValidName(repository)) invalid("repository name", repository);
-    return this.#inside(join(this.repositories, ...repository.split("/")));
+    let dir = this.#repositoryDirs.get(repository);
+    if (dir === undefined) {
+      if (!isValidName(repository)) invalid("repository name", repository);
+      dir = this.#inside(join(this.repositories, ...repository.split("/")));
+      if (this.#repositoryDirs.size >= MAX_REMEMBERED) this.#repositoryDirs.clear();
+      this.#repositoryDirs.set(repository, dir);
+    }
+    return dir;
   }
 
   /** The link file of `digest` in `repository`. */
   link(repository: string, digest: string): string {
-    return join(this.repository(repository), "_links", this.digestName(digest));
+    return this.repository(repository) + sep + "_links" + sep + this.digestName(digest);
   }
 
   /** The manifests directory of `repository`. */
   manifests(repository: string): string {
-    return join(this.repository(repository), "_manifests");
+    return this.repository(repository) + sep + "_manifests";
   }
 
   /** The file of manifest `digest` in `repository`. */
   manifest(repository: string, digest: string): string {
-    return join(this.manifests(repository), this.digestName(digest));
+    return this.manifests(repository) + sep + this.digestName(digest);
   }
 
   /** The tags directory of `repository`. */
   tags(repository: string): string {
-    return join(this.repository(repository), "_tags");
+    return this.repository(repository) + sep + "_tags";
   }
 
   /** The file of `tag` in `repository`. */
   tag(repository: string, tag: string): string {
-    return join(this.tags(repository), encodeTag(tag));
+    return this.tags(repository) + sep + encodeTag(tag);
   }
 
   /** The lock file of `tag` in `repository`. */
   tagLock(repository: string, tag: string): string {
-    return join(this.tags(repository), `.lock-${encodeTag(tag)}`);
+    return this.tags(repository) + sep + `.lock-${encodeTag(tag)}`;
   }
 
   /** The referrers directory of `subject` in `repository`. */
@@ -128,11 +142,14 @@ export class FsLayout {
  */
 export function encodeTag(tag: string): string {
   if (!isValidTag(tag)) invalid("tag", tag);
-  return tag.replace(/[A-Z]/g, (c) => `^${c.toLowerCase()}`);
+  return /[A-Z]/.test(tag) ? tag.replace(/[A-Z]/g, (c) => `^${c.toLowerCase()}`) : tag;
 }
 
 /** The tag a file name stands for, or undefined for files that are no tag. */
 export function decodeTag(name: string): string | undefined {
-  const tag = name.replace(/\^([a-z])/g, (_, c: string) => c.toUpperCase());
-  return !name.startsWith(".") && isValidTag(tag) ? tag : undefined;
+  if (name.startsWith(".")) return undefined;
+  const tag = name.includes("^")
+    ? name.replace(/\^([a-z])/g, (_, c: string) => c.toUpperCase())
+    : name;
+  return isValidTag(tag) ? tag : undefined;
 }

@@ -27,3 +27,29 @@ export function pageOf(names: Iterable<string>, options: ListOptions): Page<stri
   const n = Math.max(0, Math.floor(limit));
   return { items: rest.slice(0, n), more: rest.length > n };
 }
+
+/**
+ * One page of `sorted` (already in byte order, without duplicates), like {@link pageOf} but
+ * without copying or sorting the whole listing: a binary search finds the first entry after
+ * `after`, so a page costs O(log n + limit).
+ *
+ * @example
+ * ```ts
+ * pageOfSorted(["a", "b", "c"], { after: "a", limit: 1 }); // { items: ["b"], more: true }
+ * ```
+ */
+export function pageOfSorted(sorted: readonly string[], options: ListOptions): Page<string> {
+  const { after, limit } = options;
+  let lo = 0;
+  if (after !== undefined) {
+    let hi = sorted.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (sorted[mid] > after) hi = mid;
+      else lo = mid + 1;
+    }
+  }
+  const n = Math.max(0, Math.floor(limit));
+  const end = Math.min(sorted.length, lo + n);
+  return { items: sorted.slice(lo, end), more: end < sorted.length };
+}
