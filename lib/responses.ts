@@ -9,6 +9,8 @@ export const API_VERSION_HEADERS: Readonly<Record<string, string>> = {
   "Docker-Distribution-API-Version": "registry/2.0",
 };
 
+const encoder = new TextEncoder();
+
 /** A response with no body (explicit `Content-Length: 0`). */
 export function empty(status: number, headers: Record<string, string> = {}): Response {
   return new Response(null, {
@@ -24,7 +26,7 @@ export function json(
   headers: Record<string, string> = {},
   contentType = "application/json",
 ): Response {
-  const bytes = new TextEncoder().encode(JSON.stringify(value));
+  const bytes = encoder.encode(JSON.stringify(value));
   const all = {
     ...API_VERSION_HEADERS,
     "Content-Type": contentType,

@@ -53,6 +53,7 @@ interface Stamp {
 interface Entry<T> {
   stamp: Stamp;
   value: T;
+  weight: number;
 }
 
 interface Pending<T> {
@@ -78,9 +79,16 @@ function stampOf(dir: string): Stamp | undefined {
 }
 
 /** Options of {@link DirCache}. */
-export interface DirCacheOptions {
+export interface DirCacheOptions<T> {
   /** Directories kept (least recently used dropped first). Default 64. */
   maxEntries?: number;
+  /** The weight of a value (e.g. how many names it holds). Default 1. */
+  weigh?: (value: T) => number;
+  /**
+   * Total weight kept (least recently used dropped first); a value heavier than this on its own
+   * is not cached. Default: unbounded.
+   */
+  maxWeight?: number;
   /** Override of {@link SETTLE_MS} (tests). */
   settleMs?: number;
 }
@@ -103,16 +111,28 @@ export class DirCache<T> {
   readonly #pending = new Map<string, Pending<T>>();
   readonly #max: number;
   readonly #settleMs: number;
+  readonly #weigh: (value: T) => number;
+  readonly #maxWeight: number;
+  #weight = 0;
   #epoch = 0;
 
   /**
    * @param build Derives the cached value from the directory's entry names (in no particular
    * order). Its result is shared between callers and must not be mutated by them.
    */
-  constructor(build: (names: string[]) => T, options: DirCacheOptions = {}) {
+  constructor(build: (names: string[]) => T, options: DirCacheOptions<T> = {}) {
     this.#build = build;
     this.#max = Math.max(1, options.maxEntries ?? 64);
     this.#settleMs = options.settleMs ?? SETTLE_MS;
+    this.#weigh = options.weigh ?? (() => 1);
+    this.#maxWeight = options.maxWeight ?? Infinity;
+  }
+
+  #drop(dir: string): void {
+    const entry = this.#entries.get(dir);
+    if (!entry) return;
+    this.#entries.delete(dir);
+    this.#weight -= entry.weight;
   }
 
   /** The value for `dir` as it is now, or undefined when `dir` does not exist. */
@@ -120,17 +140,20 @@ export class DirCache<T> {
     const now = Date.now();
     const stamp = stampOf(dir);
     if (!stamp) {
-      this.#entries.delete(dir);
+      this.#drop(dir);
       return Promise.resolve(undefined);
     }
     const settled = now - Number(stamp.mtimeNs / 1_000_000n) >= this.#settleMs;
+    const hit = this.#entries.get(dir);
+    if (hit && settled && sameStamp(hit.stamp, stamp)) {
+      this.#entries.delete(dir); // most recently used last
+      this.#entries.set(dir, hit);
+      return Promise.resolve(hit.value);
+    }
+    // The directory changed since that listing: never go back to it (even if a later stamp
+    // happened to look the same again, e.g. an mtime set back by hand).
+    if (hit) this.#drop(dir);
     if (settled) {
-      const hit = this.#entries.get(dir);
-      if (hit && sameStamp(hit.stamp, stamp)) {
-        this.#entries.delete(dir); // most recently used last
-        this.#entries.set(dir, hit);
-        return Promise.resolve(hit.value);
-      }
       const pending = this.#pending.get(dir);
       if (pending && pending.epoch === this.#epoch && sameStamp(pending.stamp, stamp)) {
         return pending.value;
@@ -147,11 +170,13 @@ export class DirCache<T> {
     this.#pending.set(dir, pending);
     try {
       const result = await value;
-      if (epoch === this.#epoch) {
-        this.#entries.delete(dir);
-        this.#entries.set(dir, { stamp, value: result });
-        if (this.#entries.size > this.#max) {
-          this.#entries.delete(this.#entries.keys().next().value as string);
+      const weight = this.#weigh(result);
+      if (epoch === this.#epoch && weight <= this.#maxWeight) {
+        this.#drop(dir);
+        this.#entries.set(dir, { stamp, value: result, weight });
+        this.#weight += weight;
+        while (this.#entries.size > this.#max || this.#weight > this.#maxWeight) {
+          this.#drop(this.#entries.keys().next().value as string);
         }
       }
       return result;
@@ -163,7 +188,7 @@ export class DirCache<T> {
   /** Forget `dir`: call after this process changed its entries, before answering the change. */
   invalidate(dir: string): void {
     this.#epoch++;
-    this.#entries.delete(dir);
+    this.#drop(dir);
     this.#pending.delete(dir);
   }
 }

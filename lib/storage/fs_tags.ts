@@ -58,7 +58,11 @@ export function fsTags(layout: FsLayout): TagStore & {
   /** Every tag of `repository` (a fresh array, in byte order). */
   all(repository: string): Promise<string[]>;
 } {
-  const listings = new DirCache(sortedTags);
+  // At most ~500,000 tag names kept (tens of MiB); a larger repository is listed per page.
+  const listings = new DirCache(sortedTags, {
+    weigh: (tags) => tags.length,
+    maxWeight: 500_000,
+  });
 
   // Synchronous read (fs_small_files.ts); async only so that the store's contract holds.
   function read(repository: string, tag: string): Digest | undefined {
