@@ -115,6 +115,14 @@ export function createRegistry(options: RegistryOptions = {}): Registry {
   const hashes = new UploadHashCache();
   let lastPurge = 0;
 
+  /** The `Allow` value of a 405 (RFC 9110 §15.5.6): what the route serves with these settings. */
+  function allowed(route: RouteName): string {
+    return Object.keys(HANDLERS[route]).filter((m) =>
+      !(settings.readOnly && WRITES.has(m)) &&
+      !(m === "DELETE" && !settings.deletion && route !== "upload")
+    ).join(", ");
+  }
+
   /** Purge expired sessions now and then, in the background, when a session starts. */
   function maybePurge(): void {
     const now = Date.now();
@@ -128,13 +136,16 @@ export function createRegistry(options: RegistryOptions = {}): Registry {
     const match = router.match(method, url.pathname);
     if (!match) throw new RegistryError("NOT_FOUND", { path: url.pathname });
     if (match.route === "base") {
-      if (!match.allowed) throw new RegistryError("UNSUPPORTED", { method });
+      if (!match.allowed) {
+        throw new RegistryError("UNSUPPORTED", { method }, { headers: { Allow: "GET, HEAD" } });
+      }
       return json(request, {});
     }
     const handler = HANDLERS[match.route][method];
     if (!handler || !match.allowed) {
       throw new RegistryError("UNSUPPORTED", { method, path: url.pathname }, {
         message: "method not allowed on this endpoint",
+        headers: { Allow: allowed(match.route) },
       });
     }
     const params = decode(match.params);
@@ -143,11 +154,13 @@ export function createRegistry(options: RegistryOptions = {}): Registry {
       if (settings.readOnly) {
         throw new RegistryError("UNSUPPORTED", { method }, {
           message: "the registry is read-only",
+          headers: { Allow: allowed(match.route) },
         });
       }
       if (method === "DELETE" && !settings.deletion && match.route !== "upload") {
         throw new RegistryError("UNSUPPORTED", { method }, {
           message: "deletion is disabled on this registry",
+          headers: { Allow: allowed(match.route) },
         });
       }
       if (match.route === "uploads") maybePurge();

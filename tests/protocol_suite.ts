@@ -381,6 +381,19 @@ export function protocolSuite(label: string, makeStorage: StorageFactory): void 
     }
   });
 
+  blobs("HEAD ignores Range (RFC 9110: ranges are defined for GET only)", async () => {
+    const { c } = await fresh();
+    const bytes = randomBytes(2048, 13);
+    const digest = await pushBlob(c, "a", bytes);
+    for (const range of ["bytes=0-9", "bytes=-5", "bytes=5000-10000", "bytes=500-0"]) {
+      const res = await c.call("HEAD", `/v2/a/blobs/${digest}`, { headers: { Range: range } });
+      expectStatus(res, 200);
+      assert.equal(res.headers.get("Content-Length"), "2048", `HEAD ${range}: whole length`);
+      assert.equal(res.headers.get("Content-Range"), null, `HEAD ${range}: no Content-Range`);
+      assert.equal(res.headers.get("Docker-Content-Digest"), digest);
+    }
+  });
+
   blobs("If-None-Match with the ETag answers 304; another ETag answers 200", async () => {
     const { c } = await fresh();
     const digest = await pushBlob(c, "a", utf8("cache me"));
@@ -394,6 +407,13 @@ export function protocolSuite(label: string, makeStorage: StorageFactory): void 
         headers: { "If-None-Match": `"${digestOf(utf8("other"))}"` },
       });
       expectStatus(miss, 200);
+      // If-None-Match compares weakly (RFC 9110 §13.1.2): W/ does not matter; lists and * match.
+      for (const value of [`W/"${digest}"`, `"x", W/"${digest}"`, "*"]) {
+        const weak = await c.call(method, `/v2/a/blobs/${digest}`, {
+          headers: { "If-None-Match": value },
+        });
+        expectStatus(weak, 304);
+      }
     }
   });
 
@@ -1055,48 +1075,36 @@ export function protocolSuite(label: string, makeStorage: StorageFactory): void 
     },
   );
 
-  badDigest(
-    "chunked PATCHes then PUT with the wrong digest: 400 DIGEST_INVALID, nothing visible",
-    async () => {
-      const { c } = await fresh();
-      const location = await startUpload(c, "a");
-      const one = await c.call("PATCH", location, {
-        headers: { "Content-Range": "0-2047" },
-        body: content.subarray(0, 2048),
-      });
-      expectStatus(one, 202);
-      const two = await c.call("PATCH", locationOf(one), {
-        headers: { "Content-Range": "2048-4095" },
-        body: content.subarray(2048),
-      });
-      expectStatus(two, 202);
-      expectError(
-        await c.call("PUT", withQuery(locationOf(two), { digest: claimed })),
-        400,
-        "DIGEST_INVALID",
-      );
-      await nothingVisible(c, "a");
-    },
-  );
-
-  badDigest(
-    "chunked with the final chunk in the PUT and the wrong digest: 400 DIGEST_INVALID",
-    async () => {
-      const { c } = await fresh();
-      const location = await startUpload(c, "a");
-      const one = await c.call("PATCH", location, {
-        headers: { "Content-Range": "0-2047" },
-        body: content.subarray(0, 2048),
-      });
-      expectStatus(one, 202);
-      const put = await c.call("PUT", withQuery(locationOf(one), { digest: claimed }), {
-        headers: { "Content-Range": "2048-4095" },
-        body: content.subarray(2048),
-      });
-      expectError(put, 400, "DIGEST_INVALID");
-      await nothingVisible(c, "a");
-    },
-  );
+  for (const lastChunkInPut of [false, true]) {
+    badDigest(
+      `chunked, ${
+        lastChunkInPut ? "the last chunk in the PUT" : "every chunk PATCHed"
+      }, wrong digest: 400 DIGEST_INVALID, nothing visible`,
+      async () => {
+        const { c } = await fresh();
+        const location = await startUpload(c, "a");
+        const one = await c.call("PATCH", location, {
+          headers: { "Content-Range": "0-2047" },
+          body: content.subarray(0, 2048),
+        });
+        expectStatus(one, 202);
+        const last = { headers: { "Content-Range": "2048-4095" }, body: content.subarray(2048) };
+        let complete = locationOf(one);
+        if (!lastChunkInPut) {
+          const two = await c.call("PATCH", complete, last);
+          expectStatus(two, 202);
+          complete = locationOf(two);
+        }
+        const put = await c.call(
+          "PUT",
+          withQuery(complete, { digest: claimed }),
+          lastChunkInPut ? last : {},
+        );
+        expectError(put, 400, "DIGEST_INVALID");
+        await nothingVisible(c, "a");
+      },
+    );
+  }
 
   badDigest(
     "streamed PATCH (no Content-Range) then PUT with the wrong digest: 400 DIGEST_INVALID",
@@ -2540,6 +2548,39 @@ export function protocolSuite(label: string, makeStorage: StorageFactory): void 
       ["POST", "/v2/a/blobs/uploads/abcdefabcdefabcdef"],
     ];
     for (const [method, path] of cases) expectError(await c.call(method, path), 405, "UNSUPPORTED");
+  });
+
+  grammar("a 405 answers Allow with the methods the endpoint serves (RFC 9110)", async () => {
+    const allowOf = (res: Answer) =>
+      (res.headers.get("Allow") ?? "").split(",").map((m) => m.trim()).filter(Boolean).sort();
+    const { c } = await fresh();
+    const digest = await pushBlob(c, "a", utf8("allow"));
+    const session = await startUpload(c, "a");
+    const cases: [string, string, string[]][] = [
+      ["POST", "/v2/", ["GET", "HEAD"]],
+      ["PATCH", "/v2/a/manifests/v1", ["DELETE", "GET", "HEAD", "PUT"]],
+      ["PUT", `/v2/a/blobs/${digest}`, ["DELETE", "GET", "HEAD"]],
+      ["DELETE", "/v2/a/tags/list", ["GET", "HEAD"]],
+      ["POST", "/v2/_catalog", ["GET", "HEAD"]],
+      ["DELETE", `/v2/a/referrers/${digest}`, ["GET", "HEAD"]],
+      ["GET", "/v2/a/blobs/uploads/", ["POST"]],
+      ["POST", session, ["DELETE", "GET", "HEAD", "PATCH", "PUT"]],
+    ];
+    for (const [method, path, methods] of cases) {
+      const res = await c.call(method, path);
+      expectError(res, 405, "UNSUPPORTED");
+      assert.deepEqual(allowOf(res), methods, `${method} ${path}: Allow`);
+    }
+    // Switched-off writes are not offered either.
+    const noDelete = await fresh({ deletion: false });
+    await pushBlob(noDelete.c, "a", utf8("allow"));
+    const off = await noDelete.c.call("DELETE", `/v2/a/blobs/${digest}`);
+    expectError(off, 405, "UNSUPPORTED");
+    assert.deepEqual(allowOf(off), ["GET", "HEAD"], "deletion: false → Allow: GET, HEAD");
+    const readOnly = await fresh({ readOnly: true });
+    const ro = await readOnly.c.call("PUT", "/v2/a/manifests/v1", { body: utf8("{}") });
+    expectError(ro, 405, "UNSUPPORTED");
+    assert.deepEqual(allowOf(ro), ["GET", "HEAD"], "readOnly → Allow: GET, HEAD");
   });
 
   grammar("unknown paths are 404 with a JSON error", async () => {

@@ -13,6 +13,18 @@ function blobUnknown(digest: string): RegistryError {
   return new RegistryError("BLOB_UNKNOWN", { digest });
 }
 
+/**
+ * Whether an `If-None-Match` value names `etag`: `*`, or any listed entity tag under the weak
+ * comparison RFC 9110 §13.1.2 prescribes (a `W/` prefix does not matter).
+ */
+function matchesIfNoneMatch(header: string | null, etag: string): boolean {
+  if (header === null) return false;
+  return header.split(",").some((entry) => {
+    const tag = entry.trim();
+    return tag === "*" || tag === etag || tag === `W/${etag}`;
+  });
+}
+
 /** GET or HEAD `/v2/<name>/blobs/<digest>`. */
 export async function getBlob(ctx: RequestContext): Promise<Response> {
   const { digest } = requireDigest(ctx.params.digest);
@@ -28,11 +40,11 @@ export async function getBlob(ctx: RequestContext): Promise<Response> {
     "Accept-Ranges": "bytes",
     "Cache-Control": "max-age=31536000",
   };
-  const ifNoneMatch = request.headers.get("If-None-Match");
-  if (ifNoneMatch && ifNoneMatch.split(",").some((t) => t.trim() === etag || t.trim() === "*")) {
+  if (matchesIfNoneMatch(request.headers.get("If-None-Match"), etag)) {
     return new Response(null, { status: 304, headers });
   }
-  const rangeHeader = request.headers.get("Range");
+  // Range is defined for GET only: HEAD ignores it (RFC 9110 §14.2) and describes the whole blob.
+  const rangeHeader = request.method === "GET" ? request.headers.get("Range") : null;
   const range = rangeHeader === null ? undefined : parseRange(rangeHeader, info.size);
   if (range === "unsatisfiable") {
     throw new RegistryError("RANGE_INVALID", { range: rangeHeader, size: info.size }, {
