@@ -5,13 +5,17 @@
  *
  * @module
  */
+import { randomUUID } from "node:crypto";
 import {
   existsSync,
+  linkSync,
   mkdirSync,
   mkdtempSync,
   readdirSync,
   readFileSync,
+  renameSync,
   rmSync,
+  statSync,
   utimesSync,
   writeFileSync,
 } from "node:fs";
@@ -22,6 +26,7 @@ import assert from "node:assert/strict";
 import { suite } from "uvu";
 import { createRegistry } from "../lib/registry.ts";
 import { fsStorage } from "../lib/storage/fs.ts";
+import { type Claim, claimOffset } from "../lib/storage/fs_upload_claims.ts";
 import { type Storage, UploadOffsetError } from "../lib/storage/types.ts";
 import { protocolSuite } from "./protocol_suite.ts";
 import {
@@ -251,20 +256,26 @@ test("a lock left by a dead process is broken at once; an old one too", async ()
 
 test("expiry: sessions older than uploadTtlMs are unknown and purged", async () => {
   const root = newRoot();
-  const s = fsStorage({ root, uploadTtlMs: 60 });
+  const ttl = 60_000;
+  const s = fsStorage({ root, uploadTtlMs: ttl });
   const u = await s.uploads.create("e", { algorithm: "sha256" });
   await s.uploads.append("e", u.id, 0, chunksOf(bytesOf(1000)));
   assert.equal((await s.uploads.get("e", u.id))?.size, 1000);
-  await sleep(100);
-  assert.equal(await s.uploads.get("e", u.id), undefined);
-  assert.equal(await s.uploads.append("e", u.id, 1000, chunksOf(bytesOf(1))), undefined);
-  assert.equal(await s.uploads.commit("e", u.id, digestOf(bytesOf(1000))), undefined);
+  // Age the session on disk instead of waiting for it (no timing to race with on a busy machine),
+  // and look at it through a new adapter, which has not seen it yet.
+  const info = join(root, "uploads", u.id, "info.json");
+  writeFileSync(info, JSON.stringify({ ...JSON.parse(readFileSync(info, "utf8")), createdAt: 1 }));
+  const later = fsStorage({ root, uploadTtlMs: ttl });
+  assert.equal(await later.uploads.get("e", u.id), undefined);
+  assert.equal(await later.uploads.append("e", u.id, 1000, chunksOf(bytesOf(1))), undefined);
+  assert.equal(await later.uploads.commit("e", u.id, digestOf(bytesOf(1000))), undefined);
+  assert.equal(await later.uploads.cancel("e", u.id), false);
   assert.ok(existsSync(join(root, "uploads", u.id)), "still on disk until purged");
-  const fresh = await s.uploads.create("e", { algorithm: "sha256" }); // purges in the background
-  await s.close?.(); // waits for that purge
+  const fresh = await later.uploads.create("e", { algorithm: "sha256" }); // purges in the background
+  await later.close?.(); // waits for that purge
   assert.equal(existsSync(join(root, "uploads", u.id)), false);
-  assert.equal(await s.uploads.purge!(Date.now() - 60), 0, "already purged");
-  assert.equal((await s.uploads.get("e", fresh.id))?.size, 0);
+  assert.equal(await later.uploads.purge!(Date.now() - ttl), 0, "already purged");
+  assert.equal((await later.uploads.get("e", fresh.id))?.size, 0);
 });
 
 test("expiry: the default TTL is 24 hours; purge takes a cut-off", async () => {
@@ -303,7 +314,8 @@ test("a failed append leaves no file behind; nothing partial is ever a blob", as
     throw new Error("connection reset");
   }
   await assert.rejects(s.uploads.append("f", u.id, 100, broken()), /connection reset/);
-  assert.deepEqual(readdirSync(join(root, "uploads", u.id)).sort(), ["info.json", "seg-0"]);
+  assert.deepEqual(readdirSync(join(root, "uploads", u.id)).sort(), ["data", "info.json", "size"]);
+  assert.equal(readFileSync(join(root, "uploads", u.id, "size"), "utf8"), "100");
   assert.equal(existsSync(join(root, "blobs")), false);
 });
 
@@ -427,3 +439,221 @@ test("paths: invalid names, tags, digests and ids are refused before any path is
 });
 
 test.run();
+
+// ---- upload sessions: one file written in place, offset claims, commit ------------------------
+
+const claims = suite("fs uploads: offset claims, crashes and commits");
+
+/** A session of `size` bytes in `s` (repository "c"); answers its id and directory. */
+async function sessionOf(s: Storage, root: string, bytes: Uint8Array) {
+  const u = await s.uploads.create("c", { algorithm: "sha256" });
+  if (bytes.byteLength) await s.uploads.append("c", u.id, 0, chunksOf(bytes));
+  return { id: u.id, dir: join(root, "uploads", u.id) };
+}
+
+/** Content of a claim file: pid, host, process instance, nonce, kind. */
+function claimText(pid: number, host: string, instance = "gone-instance", kind = "append") {
+  return `${pid} ${host} ${instance} ${randomUUID().replaceAll("-", "")} ${kind}`;
+}
+
+/** A pid that is not running on this host (pids are below 2^22 on Linux). */
+const DEAD_PID = 2 ** 22 + 12345;
+
+claims("a claim whose holder is gone is broken at once; a live holder's is respected", async () => {
+  const root = newRoot();
+  const s = fsStorage({ root });
+  const bytes = bytesOf(700, 40);
+  const { id, dir } = await sessionOf(s, root, bytes.subarray(0, 100));
+  const claim = join(dir, "claim-100");
+  // Left by a process that no longer runs on this host.
+  writeFileSync(claim, claimText(DEAD_PID, hostname()));
+  const started = Date.now();
+  assert.equal(
+    (await s.uploads.append("c", id, 100, chunksOf(bytes.subarray(100, 200))))?.size,
+    200,
+  );
+  assert.ok(Date.now() - started < 5000, "did not wait for the claim to age");
+  // Left by an earlier process that had this process's pid (a restarted container's pid 1).
+  writeFileSync(join(dir, "claim-200"), claimText(process.pid, hostname()));
+  assert.equal(
+    (await s.uploads.append("c", id, 200, chunksOf(bytes.subarray(200, 300))))?.size,
+    300,
+  );
+  // Held by a live process on this host (our parent): the offset is taken.
+  writeFileSync(join(dir, "claim-300"), claimText(process.ppid, hostname()));
+  await assert.rejects(
+    s.uploads.append("c", id, 300, chunksOf(bytes.subarray(300, 400))),
+    (e: unknown) => e instanceof UploadOffsetError && e.size === 300,
+  );
+  rmSync(join(dir, "claim-300"));
+  // Held on another host: respected while fresh, broken once it has not been refreshed for long.
+  writeFileSync(join(dir, "claim-300"), claimText(1, "some-other-host"));
+  await assert.rejects(
+    s.uploads.append("c", id, 300, chunksOf(bytes.subarray(300, 400))),
+    (e: unknown) => e instanceof UploadOffsetError && e.size === 300,
+  );
+  const old = (Date.now() - 10 * 60 * 1000) / 1000;
+  utimesSync(join(dir, "claim-300"), old, old);
+  assert.equal(
+    (await s.uploads.append("c", id, 300, chunksOf(bytes.subarray(300, 400))))?.size,
+    400,
+  );
+  // Not written by this module at all, and old: removed.
+  writeFileSync(join(dir, "claim-400"), "garbage");
+  utimesSync(join(dir, "claim-400"), old, old);
+  assert.equal((await s.uploads.append("c", id, 400, chunksOf(bytes.subarray(400))))?.size, 700);
+  assert.deepEqual(readdirSync(dir).sort(), ["data", "info.json", "size"], "no claim left");
+  const d = digestOf(bytes);
+  assert.deepEqual(await s.uploads.commit("c", id, d), { digest: d, size: 700 });
+  assertBytes(await readAll((await s.blobs.read("c", d))!), bytes);
+});
+
+claims(
+  "breaking a stale claim: one breaker wins; a crashed breaker's link is cleared",
+  async () => {
+    const root = newRoot();
+    const dir = join(root, "session");
+    mkdirSync(dir);
+    const stale = join(dir, "claim-0");
+    writeFileSync(stale, claimText(DEAD_PID, hostname()));
+    // Many contenders at once, in this process: exactly one gets the claim.
+    const results = await Promise.all(
+      Array.from({ length: 8 }, () => claimOffset(dir, 0, "append")),
+    );
+    const won = results.filter((r) => "release" in r);
+    assert.equal(won.length, 1, "exactly one claim");
+    for (const r of results) {
+      if (!("release" in r)) assert.equal(r.missing, false);
+    }
+    await (won[0] as Claim).release();
+    assert.deepEqual(readdirSync(dir), [], "no claim, pending or broken file left");
+    // A breaker that crashed between its two steps left `claim-0.broken-<nonce>` behind.
+    writeFileSync(stale, claimText(DEAD_PID, hostname()));
+    const nonce = readFileSync(stale, "utf8").split(" ")[3];
+    linkSync(stale, `${stale}.broken-${nonce}`);
+    const busy = await claimOffset(dir, 0, "append");
+    assert.ok(
+      !("release" in busy) && !busy.missing,
+      "busy while the breaker might still be at work",
+    );
+    await sleep(20);
+    const claim = await claimOffset(dir, 0, "commit", { breakGraceMs: 10 });
+    assert.ok("release" in claim, "broken once the breaker's link is older than the grace");
+    assert.match(readFileSync(stale, "utf8"), / commit$/);
+    await claim.release();
+    assert.deepEqual(readdirSync(dir), []);
+    // A missing directory is reported as such.
+    assert.deepEqual(await claimOffset(join(root, "nope"), 0, "append"), { missing: true });
+  },
+);
+
+claims(
+  "a commit while an append is in flight is refused; the append and a commit then work",
+  async () => {
+    const root = newRoot();
+    const s = fsStorage({ root });
+    const bytes = bytesOf(50_000, 41);
+    const { id } = await sessionOf(s, root, bytes.subarray(0, 10_000));
+    let open = () => {};
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    async function* held() {
+      yield bytes.subarray(10_000, 20_000);
+      await gate;
+      yield bytes.subarray(20_000);
+    }
+    const append = s.uploads.append("c", id, 10_000, held());
+    await sleep(20);
+    await assert.rejects(
+      s.uploads.commit("c", id, digestOf(bytes.subarray(0, 10_000))),
+      (e: unknown) => e instanceof UploadOffsetError && e.size === 10_000,
+    );
+    // And from another adapter on the same root (another process, as far as the files go).
+    await assert.rejects(
+      fsStorage({ root }).uploads.commit("c", id, digestOf(bytes.subarray(0, 10_000))),
+      (e: unknown) => e instanceof UploadOffsetError,
+    );
+    open();
+    assert.equal((await append)?.size, 50_000);
+    const d = digestOf(bytes);
+    assert.deepEqual(await s.uploads.commit("c", id, d), { digest: d, size: 50_000 });
+    assertBytes(await readAll((await s.blobs.read("c", d))!), bytes);
+  },
+);
+
+claims("two commits of one session at once (two adapters) both answer the blob", async () => {
+  const root = newRoot();
+  const a = fsStorage({ root });
+  const b = fsStorage({ root });
+  const bytes = bytesOf(3 * 1024 * 1024, 42);
+  const { id } = await sessionOf(a, root, bytes);
+  const d = digestOf(bytes);
+  const infos = await Promise.all([a.uploads.commit("c", id, d), b.uploads.commit("c", id, d)]);
+  assert.deepEqual(infos, [{ digest: d, size: bytes.byteLength }, {
+    digest: d,
+    size: bytes.byteLength,
+  }]);
+  assertBytes(await readAll((await b.blobs.read("c", d))!), bytes);
+  assert.deepEqual(filesUnder(join(root, "uploads")), []);
+});
+
+claims("bytes a failed append wrote past the size never reach the blob", async () => {
+  const root = newRoot();
+  const s = fsStorage({ root });
+  const bytes = bytesOf(1010, 43);
+  const { id, dir } = await sessionOf(s, root, bytes.subarray(0, 1000));
+  async function* broken() {
+    yield bytesOf(300_000, 44);
+    await sleep(100); // time for the write to land
+    throw new Error("connection reset");
+  }
+  await assert.rejects(s.uploads.append("c", id, 1000, broken()), /connection reset/);
+  assert.ok(statSync(join(dir, "data")).size > 1000, "the failed bytes are in the file");
+  assert.equal((await s.uploads.get("c", id))?.size, 1000);
+  await s.uploads.append("c", id, 1000, chunksOf(bytes.subarray(1000)));
+  assertBytes(await readAll((await s.uploads.read("c", id))!), bytes);
+  const d = digestOf(bytes);
+  assert.deepEqual(await s.uploads.commit("c", id, d), { digest: d, size: 1010 });
+  assertBytes(await readAll((await s.blobs.read("c", d))!), bytes);
+  const hex = d.slice(7);
+  assert.equal(statSync(join(root, "blobs", "sha256", hex.slice(0, 2), hex)).size, 1010);
+});
+
+claims(
+  "a commit killed after sealing: appends are refused, the next commit completes",
+  async () => {
+    const root = newRoot();
+    const s = fsStorage({ root });
+    const bytes = bytesOf(200_000, 45);
+    const { id, dir } = await sessionOf(s, root, bytes);
+    // What a commit leaves when killed after sealing: `sealed` instead of `data`, and its claim.
+    renameSync(join(dir, "data"), join(dir, "sealed"));
+    writeFileSync(join(dir, "claim-200000"), claimText(DEAD_PID, hostname(), "x", "commit"));
+    const t = fsStorage({ root }); // "restarted"
+    assert.equal((await t.uploads.get("c", id))?.size, 200_000);
+    await assert.rejects(
+      t.uploads.append("c", id, 200_000, chunksOf(bytesOf(10))),
+      (e: unknown) => e instanceof UploadOffsetError && e.size === 200_000,
+    );
+    // The handler hashes the session again from storage before committing.
+    assertBytes(await readAll((await t.uploads.read("c", id))!), bytes);
+    const d = digestOf(bytes);
+    assert.deepEqual(await t.uploads.commit("c", id, d), { digest: d, size: 200_000 });
+    assertBytes(await readAll((await t.blobs.read("c", d))!), bytes);
+    assert.deepEqual(filesUnder(join(root, "uploads")), []);
+  },
+);
+
+claims("a session whose size file a power loss emptied starts over at 0", async () => {
+  const root = newRoot();
+  const s = fsStorage({ root });
+  const { id, dir } = await sessionOf(s, root, bytesOf(5000, 46));
+  writeFileSync(join(dir, "size"), "");
+  assert.equal((await s.uploads.get("c", id))?.size, 0);
+  const bytes = bytesOf(300, 47);
+  assert.equal((await s.uploads.append("c", id, 0, chunksOf(bytes)))?.size, 300);
+  const d = digestOf(bytes);
+  assert.deepEqual(await s.uploads.commit("c", id, d), { digest: d, size: 300 });
+  assertBytes(await readAll((await s.blobs.read("c", d))!), bytes);
+});
+
+claims.run();

@@ -2,38 +2,52 @@
  * Upload sessions of {@link fsStorage}, kept entirely on disk so that a restarted process, or
  * another process on the same root, continues them.
  *
- * A session is a directory `uploads/<id>/` with `info.json` (repository, algorithm, creation time)
- * and one file per acknowledged append, `seg-<offset>`. An append streams into a private
- * `part-<random>` file, fsyncs it, then claims its offset with `link(part, seg-<offset>)`: `link`
- * fails when the name exists, so of two appends at the same offset exactly one wins (the other gets
- * {@link UploadOffsetError}), across processes, without locks that a crash could leave behind. A
- * failed append removes its part file: nothing of it is ever visible. The session's size is the
- * last segment's offset plus its length.
+ * A session is a directory `uploads/<id>/`:
+ * ```
+ * info.json        repository, algorithm, creation time (written once)
+ * size             the bytes acknowledged so far, in decimal (replaced by rename after each append)
+ * data             the bytes, each append written in place at its offset; only [0, size) counts
+ * sealed           `data`, renamed by the commit: from then on no append writes it again
+ * claim-<offset>   held while an append or the commit works at that offset (fs_upload_claims.ts)
+ * ```
+ * An append first claims its offset, exclusively across processes (of two appends at the same
+ * offset exactly one gets the claim; the other gets {@link UploadOffsetError}), checks that the
+ * offset is the session's size, streams the bytes into `data` at that offset, and then replaces
+ * `size`; the claim goes last. An append that fails leaves `size` as it was, so its bytes never
+ * count; the next append overwrites them, and the commit cuts off what lies beyond `size`.
  *
- * Commit links the single segment into `blobs/` (no copy), or concatenates several segments into a
- * temporary file first, fsyncs, and renames it into place; content already stored is kept as is
- * (stored once). Then it links the blob into the repository and removes the session. A crash at
- * any step leaves either no blob or a whole one, and the session until the very end.
+ * Appends are not fsynced: the page cache keeps them across a crash of the process (kill -9), as
+ * distribution's filesystem driver does. The commit fsyncs the bytes once, then links the file
+ * into `blobs/` (no copy), fsyncs that directory, links the blob into the repository and ends the
+ * session. If a power loss drops bytes that an append had acknowledged, a commit can only fail:
+ * without the hash state of this process (lost with it) the handler computes the digest again
+ * from storage before the commit, and the bytes no longer match it.
+ *
+ * The commit claims the session's size, so no append can write while it runs, and renames `data`
+ * to `sealed` before linking it: the blob and the session's file are the same file, and nothing
+ * opens `sealed` for writing. A crash at any step leaves either no blob or a whole one, and the
+ * session until the very end; a session ends by being renamed into `tmp/` (atomic: a second
+ * cancel answers false, late appends find nothing) and removed there.
  *
  * @module
  */
-import { createReadStream, promises as fsp } from "node:fs";
+import { promises as fsp } from "node:fs";
 import { dirname, join } from "node:path";
 import { writeLink } from "./fs_blobs.ts";
 import {
   ensureDir,
-  errorCode,
   isMissing,
   randomName,
   readOptional,
   sizeOptional,
-  streamToNewFile,
+  streamToFile,
   syncDir,
   withDir,
   writeNewFile,
 } from "./fs_io.ts";
 import type { FsLayout } from "./fs_paths.ts";
-import { type FileSpan, fileStream } from "./fs_read.ts";
+import { fileStream } from "./fs_read.ts";
+import { claimOffset } from "./fs_upload_claims.ts";
 import {
   type BlobInfo,
   type Digest,
@@ -43,20 +57,17 @@ import {
 } from "./types.ts";
 
 const decoder = new TextDecoder();
-const SEGMENT = /^seg-(\d+)$/;
 /** Temporary files untouched for this long are left over from a crash. */
 const TMP_GRACE_MS = 60 * 60 * 1000;
+/** Sessions whose info this adapter remembers (info.json never changes). */
+const MAX_REMEMBERED = 1024;
+/** How long a commit waits for another commit of the same session to finish. */
+const COMMIT_WAIT_MS = 60_000;
 
 interface Stored {
   repository: string;
   algorithm: string;
   createdAt: number;
-}
-
-/** A session's acknowledged bytes: its segments in order, and the total size. */
-interface Segments {
-  spans: FileSpan[];
-  size: number;
 }
 
 /** Options of {@link fsUploads}. */
@@ -65,14 +76,79 @@ export interface FsUploadsOptions {
   ttlMs: number;
 }
 
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** The session's acknowledged size, or undefined when the session directory is gone. */
+async function readSize(dir: string): Promise<number | undefined> {
+  const bytes = await readOptional(join(dir, "size"));
+  if (bytes === undefined) return undefined;
+  const text = decoder.decode(bytes);
+  // Anything else is a `size` a power loss emptied: the session starts over.
+  return /^\d+$/.test(text) ? Number(text) : 0;
+}
+
+/** Replace the session's size; false when the session directory is gone. */
+async function writeSize(dir: string, size: number): Promise<boolean> {
+  const tmp = join(dir, `size-${randomName(9)}`);
+  try {
+    await fsp.writeFile(tmp, String(size), { flag: "wx" });
+    await fsp.rename(tmp, join(dir, "size"));
+    return true;
+  } catch (error) {
+    if (isMissing(error)) return false;
+    throw error;
+  }
+}
+
+/**
+ * Make the session's first `size` bytes blob `dest`, unless that blob is stored already: seal
+ * `data`, cut off what failed appends left beyond `size`, fsync, link into `blobs/`.
+ */
+async function storeBlob(dir: string, dest: string, size: number): Promise<void> {
+  if ((await sizeOptional(dest)) !== undefined) return; // stored once
+  const sealed = join(dir, "sealed");
+  try {
+    await fsp.rename(join(dir, "data"), sealed);
+  } catch (error) {
+    // Sealed by an earlier commit of this session that did not finish.
+    if (!isMissing(error)) throw error;
+  }
+  const handle = await fsp.open(sealed, "r+");
+  try {
+    const { size: length } = await handle.stat();
+    if (length < size) {
+      throw new Error(`fsStorage: upload ${dir} holds ${length} of its ${size} bytes`);
+    }
+    if (length > size) await handle.truncate(size);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  try {
+    await withDir(dest, () => fsp.link(sealed, dest));
+  } catch (error) {
+    // The same content, stored meanwhile by another commit.
+    if ((error as { code?: string }).code !== "EEXIST") throw error;
+  }
+  await syncDir(dirname(dest));
+}
+
 /** The upload store over `layout`. */
 export function fsUploads(layout: FsLayout, options: FsUploadsOptions): Required<UploadStore> {
-  /** Sessions this adapter is appending to: a second append fails at once instead of racing. */
-  const appending = new Set<string>();
+  const infos = new Map<string, Stored>();
 
   async function readInfo(id: string): Promise<Stored | undefined> {
-    const bytes = await readOptional(join(layout.upload(id), "info.json"));
-    return bytes && (JSON.parse(decoder.decode(bytes)) as Stored);
+    const dir = layout.upload(id);
+    const known = infos.get(id);
+    if (known) return known;
+    const bytes = await readOptional(join(dir, "info.json"));
+    if (!bytes) return undefined;
+    const stored = JSON.parse(decoder.decode(bytes)) as Stored;
+    if (infos.size >= MAX_REMEMBERED) infos.delete(infos.keys().next().value!);
+    infos.set(id, stored);
+    return stored;
   }
 
   /** The stored session, if it exists, belongs to `repository` and has not expired. */
@@ -84,34 +160,27 @@ export function fsUploads(layout: FsLayout, options: FsUploadsOptions): Required
     return info;
   }
 
-  async function segments(id: string): Promise<Segments> {
+  /** The session directory is gone: forget what is remembered of it. */
+  function gone(id: string): undefined {
+    infos.delete(id);
+    return undefined;
+  }
+
+  /** End a session: move its directory into `tmp/` (atomic), then remove it. */
+  async function endSession(id: string): Promise<boolean> {
     const dir = layout.upload(id);
-    const offsets: number[] = [];
-    let names: string[];
+    infos.delete(id);
+    await ensureDir(layout.tmp);
+    const away = join(layout.tmp, `ended-${randomName()}`);
     try {
-      names = await fsp.readdir(dir);
+      await fsp.rename(dir, away);
     } catch (error) {
-      if (isMissing(error)) return { spans: [], size: 0 };
+      if (isMissing(error)) return false;
       throw error;
     }
-    for (const name of names) {
-      const m = SEGMENT.exec(name);
-      if (m) offsets.push(Number(m[1]));
-    }
-    offsets.sort((a, b) => a - b);
-    const spans: FileSpan[] = [];
-    for (let i = 0; i < offsets.length; i++) {
-      const path = join(dir, `seg-${offsets[i]}`);
-      const next = offsets[i + 1];
-      // Only the last segment's length is unknown from the names alone.
-      const end = next !== undefined
-        ? next - 1
-        : offsets[i] + ((await sizeOptional(path)) ?? 0) - 1;
-      spans.push({ path, start: 0, end: end - offsets[i] });
-    }
-    const last = offsets.at(-1);
-    const size = last === undefined ? 0 : last + spans[spans.length - 1].end + 1;
-    return { spans, size };
+    await syncDir(layout.uploads);
+    await fsp.rm(away, { recursive: true, force: true });
+    return true;
   }
 
   function toInfo(id: string, stored: Stored, size: number): UploadInfo {
@@ -124,30 +193,15 @@ export function fsUploads(layout: FsLayout, options: FsUploadsOptions): Required
     };
   }
 
-  /** Write the blob `digest` from the session's segments, unless it is already stored. */
-  async function storeBlob(digest: Digest, segs: Segments): Promise<void> {
-    const dest = layout.blob(digest);
-    if ((await sizeOptional(dest)) !== undefined) return;
-    if (segs.spans.length === 1) {
-      try {
-        await withDir(dest, () => fsp.link(segs.spans[0].path, dest));
-      } catch (error) {
-        if (errorCode(error) !== "EEXIST") throw error;
-      }
-    } else {
-      const tmp = join(layout.tmp, randomName());
-      await ensureDir(layout.tmp);
-      if (segs.spans.length === 0) await writeNewFile(tmp, new Uint8Array(0));
-      else await streamToNewFile(tmp, concatenate(segs.spans));
-      try {
-        // Replacing an identical blob stored meanwhile by another commit is harmless.
-        await withDir(dest, () => fsp.rename(tmp, dest));
-      } catch (error) {
-        await fsp.rm(tmp, { force: true });
-        throw error;
-      }
-    }
-    await syncDir(dirname(dest));
+  /** After the session ended under a commit: the blob, linked, if that commit stored it. */
+  async function committedElsewhere(
+    repository: string,
+    digest: Digest,
+  ): Promise<BlobInfo | undefined> {
+    const size = await sizeOptional(layout.blob(digest));
+    if (size === undefined) return undefined;
+    await writeLink(layout, repository, digest);
+    return { digest, size };
   }
 
   async function purge(before: number): Promise<number> {
@@ -176,14 +230,8 @@ export function fsUploads(layout: FsLayout, options: FsUploadsOptions): Required
         if (!stat) continue;
         created = stat.mtimeMs;
       }
-      if (created < before) {
-        try {
-          await fsp.rm(dir, { recursive: true, force: true });
-          purged++;
-        } catch {
-          // Removed concurrently (another purge, a cancel): not ours to count.
-        }
-      }
+      // Removed concurrently (another purge, a cancel): not ours to count.
+      if (created < before && (await endSession(id).catch(() => false))) purged++;
     }
     // Temporary files of writes that a crash interrupted. A write in progress keeps touching its
     // file, so one untouched for an hour is abandoned, however short the session TTL is.
@@ -205,6 +253,8 @@ export function fsUploads(layout: FsLayout, options: FsUploadsOptions): Required
       const building = join(layout.tmp, `session-${randomName()}`);
       await ensureDir(building);
       await writeNewFile(join(building, "info.json"), JSON.stringify(stored));
+      await fsp.writeFile(join(building, "size"), "0", { flag: "wx" });
+      await fsp.writeFile(join(building, "data"), "", { flag: "wx" });
       await syncDir(building);
       const dir = layout.upload(id);
       await withDir(dir, () => fsp.rename(building, dir));
@@ -214,90 +264,94 @@ export function fsUploads(layout: FsLayout, options: FsUploadsOptions): Required
 
     async get(repository, id) {
       const stored = await session(repository, id);
-      return stored && toInfo(id, stored, (await segments(id)).size);
+      if (!stored) return undefined;
+      const size = await readSize(layout.upload(id));
+      return size === undefined ? gone(id) : toInfo(id, stored, size);
     },
 
     async append(repository, id, offset, data) {
       const stored = await session(repository, id);
       if (!stored) return undefined;
-      const before = await segments(id);
-      if (appending.has(id) || offset !== before.size) throw new UploadOffsetError(before.size);
-      appending.add(id);
+      const dir = layout.upload(id);
+      const claim = await claimOffset(dir, offset, "append");
+      if (!("release" in claim)) {
+        if (claim.missing) return gone(id);
+        // Another append (or the commit) is at work at this offset.
+        const size = await readSize(dir);
+        if (size === undefined) return gone(id);
+        throw new UploadOffsetError(size);
+      }
       try {
-        const dir = layout.upload(id);
-        const part = join(dir, `part-${randomName()}`);
+        const size = await readSize(dir);
+        if (size === undefined) return gone(id);
+        if (size !== offset) throw new UploadOffsetError(size);
         let written: number;
         try {
-          written = await streamToNewFile(part, data);
+          written = await streamToFile(join(dir, "data"), data, { start: offset, flags: "r+" });
         } catch (error) {
-          // The session ended (commit, cancel, purge) while the data streamed in.
-          if (isMissing(error) && !(await readInfo(id))) return undefined;
-          throw error;
+          if (!isMissing(error)) throw error;
+          // The session ended while the data streamed in, or a commit sealed it.
+          const now = await readSize(dir);
+          if (now === undefined) return gone(id);
+          throw new UploadOffsetError(now);
         }
-        if (written === 0) {
-          await fsp.rm(part, { force: true });
-          return toInfo(id, stored, offset);
-        }
-        try {
-          await fsp.link(part, join(dir, `seg-${offset}`));
-        } catch (error) {
-          const code = errorCode(error);
-          if (code === "EEXIST") throw new UploadOffsetError((await segments(id)).size);
-          if (code === "ENOENT") return undefined;
-          throw error;
-        } finally {
-          await fsp.rm(part, { force: true });
-        }
-        await syncDir(dir);
+        if (written > 0 && !(await writeSize(dir, offset + written))) return gone(id);
         return toInfo(id, stored, offset + written);
       } finally {
-        appending.delete(id);
+        await claim.release();
       }
     },
 
     async read(repository, id) {
       if (!(await session(repository, id))) return undefined;
-      return fileStream((await segments(id)).spans);
+      const dir = layout.upload(id);
+      const size = await readSize(dir);
+      if (size === undefined) return gone(id);
+      let path = join(dir, "data");
+      if ((await sizeOptional(path)) === undefined) path = join(dir, "sealed");
+      return fileStream([{ path, start: 0, end: size - 1 }]);
     },
 
     async commit(repository, id, digest): Promise<BlobInfo | undefined> {
-      layout.blob(digest);
+      const dest = layout.blob(digest);
       if (!(await session(repository, id))) return undefined;
-      const segs = await segments(id);
-      try {
-        await storeBlob(digest, segs);
-      } catch (error) {
-        // A concurrent commit of the same session removed it first; its blob is what counts.
-        if (!isMissing(error) || (await readInfo(id))) throw error;
-        if ((await sizeOptional(layout.blob(digest))) === undefined) return undefined;
+      const dir = layout.upload(id);
+      const deadline = Date.now() + COMMIT_WAIT_MS;
+      for (;;) {
+        const size = await readSize(dir);
+        if (size === undefined) return await committedElsewhere(repository, digest);
+        const claim = await claimOffset(dir, size, "commit");
+        if (!("release" in claim)) {
+          if (claim.missing) return await committedElsewhere(repository, digest);
+          // An append in flight would change the bytes the handler has just verified.
+          if (claim.holder?.kind !== "commit") throw new UploadOffsetError(size);
+          // Another commit of this session: its outcome is ours.
+          if (Date.now() > deadline) throw new Error(`fsStorage: upload ${id} is committing`);
+          await sleep(5);
+          continue;
+        }
+        try {
+          // An append finished between reading the size and claiming it: these are not the
+          // bytes the handler verified.
+          const now = await readSize(dir);
+          if (now === undefined) return await committedElsewhere(repository, digest);
+          if (now !== size) throw new UploadOffsetError(now);
+          await storeBlob(dir, dest, size);
+          await writeLink(layout, repository, digest);
+          await endSession(id);
+        } finally {
+          await claim.release();
+        }
+        const stored = await sizeOptional(dest);
+        return stored === undefined ? undefined : { digest, size: stored };
       }
-      await writeLink(layout, repository, digest);
-      await fsp.rm(layout.upload(id), { recursive: true, force: true });
-      await syncDir(layout.uploads);
-      const size = await sizeOptional(layout.blob(digest));
-      return size === undefined ? undefined : { digest, size };
     },
 
     async cancel(repository, id) {
       if (!(await session(repository, id))) return false;
-      await fsp.rm(layout.upload(id), { recursive: true, force: true });
-      await syncDir(layout.uploads);
-      return true;
+      return await endSession(id);
     },
 
     purge,
   };
-}
-
-/** The bytes of `spans`, one file after another, in large chunks. */
-async function* concatenate(spans: readonly FileSpan[]): AsyncGenerator<Uint8Array> {
-  for (const span of spans) {
-    if (span.end < span.start) continue;
-    const stream = createReadStream(span.path, {
-      start: span.start,
-      end: span.end,
-      highWaterMark: 1024 * 1024,
-    });
-    for await (const chunk of stream) yield chunk as Uint8Array;
-  }
 }
