@@ -5,98 +5,21 @@
  *
  * @module
  */
-import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { connect, createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
-import process from "node:process";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { join } from "node:path";
 import assert from "node:assert/strict";
 import { suite } from "uvu";
 import { REQUEST_LOG_PATTERN } from "../lib/server/log.ts";
 import { detectRuntime } from "../lib/server/serve.ts";
+import { type ChildRun, REPO_ROOT, spawnCli, spawnProcess } from "./support/cli_process.ts";
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
-const CLI = join(ROOT, "lib", "cli.ts");
 const RUNTIME = detectRuntime();
 
-/** The command that runs the CLI on this runtime. */
-function command(args: string[]): [string, string[]] {
-  switch (RUNTIME) {
-    case "deno":
-      return [process.execPath, ["run", "-A", "--no-prompt", CLI, ...args]];
-    case "bun":
-      return [process.execPath, [CLI, ...args]];
-    default: {
-      const tsx = pathToFileURL(join(ROOT, "node_modules", "tsx", "dist", "loader.mjs")).href;
-      return [process.execPath, ["--import", tsx, CLI, ...args]];
-    }
-  }
-}
-
-/** A spawned CLI with its output collected. */
-interface Running {
-  child: ChildProcess;
-  stdout: () => string;
-  stderr: () => string;
-  /** Resolves with the exit code (or the signal's name). */
-  exited: Promise<number | string>;
-  /** Resolves with the first stdout line matching `pattern`. */
-  waitFor(pattern: RegExp, ms?: number): Promise<RegExpExecArray>;
-}
-
-function run(args: string[], cwd: string): Running {
-  const [cmd, argv] = command(args);
-  const child = spawn(cmd, argv, {
-    cwd,
-    stdio: ["ignore", "pipe", "pipe"],
-    env: { ...process.env, NO_COLOR: "1" },
-  });
-  let out = "";
-  let err = "";
-  const watchers: (() => void)[] = [];
-  child.stdout!.on("data", (d: Uint8Array) => {
-    out += new TextDecoder().decode(d);
-    for (const w of watchers) w();
-  });
-  child.stderr!.on("data", (d: Uint8Array) => (err += new TextDecoder().decode(d)));
-  const exited = new Promise<number | string>((resolve) => {
-    child.on("exit", (code, signal) => resolve(code ?? signal ?? -1));
-  });
-  return {
-    child,
-    stdout: () => out,
-    stderr: () => err,
-    exited,
-    waitFor(pattern, ms = 30_000) {
-      return new Promise((resolve, reject) => {
-        const timer = setTimeout(
-          () => reject(new Error(`timed out waiting for ${pattern}; stdout ${out}; stderr ${err}`)),
-          ms,
-        );
-        const check = () => {
-          for (const line of out.split("\n")) {
-            const m = pattern.exec(line);
-            if (m) {
-              clearTimeout(timer);
-              resolve(m);
-              return;
-            }
-          }
-        };
-        watchers.push(check);
-        exited.then(() => {
-          check();
-          setTimeout(
-            () => reject(new Error(`exited before ${pattern}; stdout ${out}; stderr ${err}`)),
-            10,
-          );
-        });
-        check();
-      });
-    },
-  };
+/** Run the CLI in `cwd`. */
+function run(args: string[], cwd: string): ChildRun {
+  return spawnCli(args, { cwd });
 }
 
 const LISTENING =
@@ -108,14 +31,6 @@ function assertOneLine(text: string, pattern: RegExp): void {
   assert.equal(lines.length, 1, `expected one line, got ${JSON.stringify(text)}`);
   assert.match(lines[0], pattern);
   assert.doesNotMatch(text, /^\s+at /m);
-}
-
-/**
- * Send `sig` by pid: Deno's `ChildProcess.kill()` makes the child look killed by the signal even
- * when it handled it and exited 0.
- */
-function signal(cli: Running, sig: "SIGTERM" | "SIGINT"): void {
-  process.kill(cli.child.pid!, sig);
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -209,7 +124,7 @@ test("serves with fs:./data by default, prints where to push, logs one line per 
     const second = await cli.waitFor(/ GET \/v2\/some\/repo\/tags\/list\?n=5 404 /);
     assert.match(second.input, REQUEST_LOG_PATTERN);
   } finally {
-    signal(cli, "SIGTERM");
+    cli.signal("SIGTERM");
     assert.equal(await cli.exited, 0);
   }
 });
@@ -227,7 +142,7 @@ test("--server native and --server node serve too", async () => {
     assert.equal(res.status, 200);
     await res.body?.cancel();
     await cli.waitFor(/ GET \/v2\/ 200 2 /);
-    signal(cli, "SIGTERM");
+    cli.signal("SIGTERM");
     assert.equal(await cli.exited, 0);
   }
 });
@@ -248,7 +163,7 @@ test("SIGTERM lets an in-flight upload finish, then exits 0", async () => {
   );
   socket.write(new Uint8Array(1000));
   await sleep(200);
-  signal(cli, "SIGTERM");
+  cli.signal("SIGTERM");
   await sleep(300);
   assert.equal(cli.child.exitCode, null, "still running while the upload is in flight");
   socket.write(new Uint8Array(1000));
@@ -274,10 +189,10 @@ test("a second signal exits at once", async () => {
   );
   await sleep(200);
   const started = Date.now();
-  signal(cli, "SIGTERM");
+  cli.signal("SIGTERM");
   await sleep(300);
   assert.equal(cli.child.exitCode, null, "the first signal waits for the stalled upload");
-  signal(cli, "SIGTERM");
+  cli.signal("SIGTERM");
   const code = await cli.exited;
   assert.ok(Date.now() - started < 5000, "exits well before the 10 s bound");
   assert.equal(code, 143);
@@ -286,35 +201,14 @@ test("a second signal exits at once", async () => {
 
 test("`deno serve -A --port 0 lib/deno_serve.ts` serves, with storage from FETCH_REGISTRY_STORAGE", async () => {
   const storage = join(cwd, "deno-serve-data");
-  const child = spawn(join(ROOT, "node_modules", ".bin", "deno"), [
-    "serve",
-    "-A",
-    "--port",
-    "0",
-    "lib/deno_serve.ts",
-  ], {
-    cwd: ROOT,
-    stdio: ["ignore", "pipe", "pipe"],
-    env: { ...process.env, NO_COLOR: "1", FETCH_REGISTRY_STORAGE: `fs:${storage}` },
-  });
-  const exited = new Promise((r) => child.on("exit", r));
+  const serve = spawnProcess(
+    join(REPO_ROOT, "node_modules", ".bin", "deno"),
+    ["serve", "-A", "--port", "0", "lib/deno_serve.ts"],
+    { env: { FETCH_REGISTRY_STORAGE: `fs:${storage}` } },
+  );
   try {
-    const port = await new Promise<number>((resolve, reject) => {
-      let out = "";
-      const timer = setTimeout(() => reject(new Error(`no listening line: ${out}`)), 30_000);
-      const onData = (d: Uint8Array) => {
-        // Colour codes stripped: Deno colours its banner when FORCE_COLOR is set at all.
-        // deno-lint-ignore no-control-regex
-        out += new TextDecoder().decode(d).replace(/\x1b\[[0-9;]*m/g, "");
-        const m = /Listening on http:\/\/[^\s]*:(\d+)\//.exec(out);
-        if (m) {
-          clearTimeout(timer);
-          resolve(Number(m[1]));
-        }
-      };
-      child.stdout!.on("data", onData);
-      child.stderr!.on("data", onData);
-    });
+    // waitFor strips colour codes: Deno colours its banner when FORCE_COLOR is set at all.
+    const [, port] = await serve.waitFor(/Listening on http:\/\/[^\s]*:(\d+)\//);
     const res = await fetch(`http://127.0.0.1:${port}/v2/`);
     assert.equal(res.status, 200);
     assert.deepEqual(await res.json(), {});
@@ -325,8 +219,7 @@ test("`deno serve -A --port 0 lib/deno_serve.ts` serves, with storage from FETCH
     await post.body?.cancel();
     assert.ok(existsSync(storage), "the fs storage named by FETCH_REGISTRY_STORAGE is used");
   } finally {
-    process.kill(child.pid!, "SIGTERM");
-    await exited;
+    await serve.stop();
   }
 });
 

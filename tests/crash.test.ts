@@ -13,20 +13,16 @@
  *
  * @module
  */
-import { type ChildProcess, spawn } from "node:child_process";
 import { createCipheriv, createHash } from "node:crypto";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { connect, type Socket } from "node:net";
 import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
-import process from "node:process";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { dirname, join } from "node:path";
 import assert from "node:assert/strict";
 import { suite } from "uvu";
 import { detectRuntime } from "../lib/server/serve.ts";
+import { type CliServer, startCliServer } from "./support/cli_process.ts";
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
-const CLI = join(ROOT, "lib", "cli.ts");
 const RUNTIME = detectRuntime();
 const MiB = 1024 * 1024;
 
@@ -79,71 +75,17 @@ class Seeded {
 // ---------------------------------------------------------------------------------------------
 // The server
 
-/** The command that runs the CLI on this runtime. */
-function cliCommand(args: string[]): [string, string[]] {
-  switch (RUNTIME) {
-    case "deno":
-      return [process.execPath, ["run", "-A", "--no-prompt", CLI, ...args]];
-    case "bun":
-      return [process.execPath, [CLI, ...args]];
-    default: {
-      const tsx = pathToFileURL(join(ROOT, "node_modules", "tsx", "dist", "loader.mjs")).href;
-      return [process.execPath, ["--import", tsx, CLI, ...args]];
-    }
-  }
-}
-
-/** The CLI server, running. */
-interface Server {
-  child: ChildProcess;
-  url: string;
-  port: number;
-  output: () => string;
-  exited: Promise<number | string>;
-}
-
 let root = "";
-let server: Server | undefined;
+let server: CliServer | undefined;
 
-function startServer(): Promise<Server> {
-  const [cmd, argv] = cliCommand(["--port", "0", "--storage", `fs:${root}`]);
-  const child = spawn(cmd, argv, {
-    cwd: ROOT,
-    stdio: ["ignore", "pipe", "pipe"],
-    env: { ...process.env, NO_COLOR: "1" },
-  });
-  let out = "";
-  const exited = new Promise<number | string>((done) => {
-    child.on("exit", (code, signal) => done(code ?? signal ?? -1));
-  });
-  return new Promise((done, fail) => {
-    const timer = setTimeout(() => fail(new Error(`the server did not start: ${out}`)), 30_000);
-    let started = false;
-    const onData = (d: Uint8Array) => {
-      out += new TextDecoder().decode(d);
-      const m = /listening on (http:\/\/127\.0\.0\.1:(\d+))/.exec(out);
-      if (m && !started) {
-        started = true;
-        clearTimeout(timer);
-        done({ child, url: m[1], port: Number(m[2]), output: () => out, exited });
-      }
-    };
-    child.stdout!.on("data", onData);
-    child.stderr!.on("data", onData);
-    exited.then((code) => {
-      clearTimeout(timer);
-      if (!started) fail(new Error(`the server exited (${code}) before listening: ${out}`));
-    });
-  });
+/** The CLI server over the fs storage in `root`. */
+function startServer(): Promise<CliServer> {
+  return startCliServer(`fs:${root}`);
 }
 
 /** kill -9 the server and wait until it is gone (reaped). */
 async function killServer(): Promise<void> {
-  const s = server!;
-  // process.kill, not child.kill: Deno's child_process reports a signal sent through child.kill
-  // as the exit cause whatever happened.
-  process.kill(s.child.pid!, "SIGKILL");
-  const how = await s.exited;
+  const how = await server!.kill();
   assert.equal(how, "SIGKILL", "the server died of the SIGKILL");
   server = undefined;
 }
@@ -561,10 +503,10 @@ test("kill -9 during a large streamed upload: nothing acknowledged lost, the upl
     `PATCH ${path} HTTP/1.1\r\nHost: 127.0.0.1:${server!.port}\r\n` +
       `Content-Type: application/octet-stream\r\nTransfer-Encoding: chunked\r\n\r\n`,
   );
-  const sessionDir = join(root, "uploads", id);
-  const inFlight = () =>
-    readdirSync(sessionDir).filter((n) => n.startsWith("part-"))
-      .reduce((sum, n) => sum + statSync(join(sessionDir, n)).size, 0);
+  // The session's bytes are one file, each append written in place at its offset
+  // (lib/storage/fs_uploads.ts): what lies beyond the acknowledged bytes is the append in flight.
+  const data = join(root, "uploads", id, "data");
+  const inFlight = () => (existsSync(data) ? statSync(data).size - acked : 0);
   let at = acked;
   let onDisk = 0;
   const deadline = Date.now() + 30_000;
@@ -638,11 +580,12 @@ test("kill -9 during commit (PUT with a large last chunk): no partial blob; comp
     path = location(res);
   }
   const acked = 2 * first;
-  // The PUT carries the last 48 MiB; the commit then joins the three parts into one file in
-  // tmp/ and renames it into blobs/. Kill the server as soon as that file appears.
-  const tmpDir = join(root, "tmp");
+  // The PUT carries the last 48 MiB, appended at its offset; the commit then claims the
+  // session's final size (`claim-<size>`), renames `data` to `sealed`, fsyncs it and links it
+  // into blobs/ (lib/storage/fs_uploads.ts). Kill the server as soon as the commit has started.
+  const sessionDir = join(root, "uploads", id);
   const committing = () =>
-    existsSync(tmpDir) && readdirSync(tmpDir).some((n) => !n.startsWith("session-"));
+    existsSync(join(sessionDir, `claim-${blob.size}`)) || existsSync(join(sessionDir, "sealed"));
   assert.ok(!committing(), "no commit in progress before the PUT");
   const request = new RawRequest(
     server!.port,
@@ -736,6 +679,7 @@ test("kill -9 during a burst of manifest and tag pushes: every 201 survives, tag
   let next = 0;
   let killed = false;
   let failure: unknown;
+  const url = server!.url;
   const worker = async () => {
     while (!killed && next < manifests.length) {
       const i = next++;
@@ -743,7 +687,7 @@ test("kill -9 during a burst of manifest and tag pushes: every 201 survives, tag
       for (const tag of [`m${i}`, `t${i % 8}`]) {
         let res: Response;
         try {
-          res = await fetch(`${server!.url}/v2/${repo}/manifests/${tag}`, {
+          res = await fetch(`${url}/v2/${repo}/manifests/${tag}`, {
             method: "PUT",
             headers: { "Content-Type": OCI_MANIFEST },
             body: manifests[i] as BodyInit,
@@ -765,11 +709,9 @@ test("kill -9 during a burst of manifest and tag pushes: every 201 survives, tag
   assert.equal(failure, undefined, "no request failed before the kill");
   assert.ok(acked.length >= 60, `60 manifests acknowledged in time (${acked.length})`);
   killed = true;
-  const child = server!;
-  process.kill(child.child.pid!, "SIGKILL");
+  const killing = killServer();
   await Promise.all(workers);
-  assert.equal(await child.exited, "SIGKILL");
-  server = undefined;
+  await killing;
   assert.deepEqual(refused, [], "every answer before the kill was 201");
   assert.ok(next < manifests.length, "killed in the middle of the burst");
   const locks = auditRoot();

@@ -7,16 +7,15 @@
  *
  * @module
  */
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
-import process from "node:process";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import assert from "node:assert/strict";
 import { suite } from "uvu";
 import { detectRuntime } from "../lib/server/serve.ts";
+import { type CliServer, startCliServer } from "./support/cli_process.ts";
 import { type Client, client, expectStatus, locationOf, withQuery } from "./support/http.ts";
 import {
   configBlob,
@@ -29,8 +28,6 @@ import {
 } from "./support/oci.ts";
 import { prepareS3, removePrefix, s3TestEnv, uniquePrefix } from "./support/s3_env.ts";
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
-const CLI = join(ROOT, "lib", "cli.ts");
 const RUNTIME = detectRuntime();
 const MiB = 1024 * 1024;
 
@@ -38,77 +35,30 @@ const env = s3TestEnv();
 await prepareS3(env);
 const prefix = uniquePrefix("replicas");
 
-/** The command that runs the CLI on this runtime. */
-function command(args: string[]): [string, string[]] {
-  switch (RUNTIME) {
-    case "deno":
-      return [process.execPath, ["run", "-A", "--no-prompt", CLI, ...args]];
-    case "bun":
-      return [process.execPath, [CLI, ...args]];
-    default: {
-      const tsx = pathToFileURL(join(ROOT, "node_modules", "tsx", "dist", "loader.mjs")).href;
-      return [process.execPath, ["--import", tsx, CLI, ...args]];
-    }
-  }
-}
-
-/** A running replica. */
-interface Replica {
-  child: ChildProcess;
-  /** `http://127.0.0.1:PORT` */
-  url: string;
-  /** `127.0.0.1:PORT` */
-  host: string;
-  /** A test client sending to this replica over HTTP. */
+/** A running replica: the CLI server, and a test client sending to it over HTTP. */
+interface Replica extends CliServer {
   c: Client;
-  output: () => string;
 }
 
 /** Start one CLI process over the shared bucket and prefix; resolves once it listens. */
-function startReplica(): Promise<Replica> {
+async function startReplica(): Promise<Replica> {
   const storage = `s3://${env.bucket}/${prefix}?endpoint=${encodeURIComponent(env.endpoint)}` +
     `&region=${env.region}&partSize=${5 * MiB}`;
-  const [cmd, argv] = command(["--port", "0", "--storage", storage]);
-  const child = spawn(cmd, argv, {
-    cwd: ROOT,
-    stdio: ["ignore", "pipe", "pipe"],
-    env: {
-      ...process.env,
-      NO_COLOR: "1",
-      AWS_ACCESS_KEY_ID: env.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: env.secretAccessKey,
+  const server = await startCliServer(storage, {
+    env: { AWS_ACCESS_KEY_ID: env.accessKeyId, AWS_SECRET_ACCESS_KEY: env.secretAccessKey },
+  });
+  const c = client({
+    fetch: async (request) => {
+      const target = new URL(request.url);
+      const body = request.body ? new Uint8Array(await request.arrayBuffer()) : undefined;
+      return await fetch(server.url + target.pathname + target.search, {
+        method: request.method,
+        headers: request.headers,
+        body,
+      });
     },
   });
-  let out = "";
-  return new Promise((done, fail) => {
-    const timer = setTimeout(() => fail(new Error(`replica did not start: ${out}`)), 30_000);
-    const onData = (d: Uint8Array) => {
-      out += new TextDecoder().decode(d);
-      const m = /listening on (http:\/\/(127\.0\.0\.1:\d+))/.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        const url = m[1];
-        const c = client({
-          fetch: async (request) => {
-            const target = new URL(request.url);
-            const body = request.body ? new Uint8Array(await request.arrayBuffer()) : undefined;
-            return await fetch(url + target.pathname + target.search, {
-              method: request.method,
-              headers: request.headers,
-              body,
-            });
-          },
-        });
-        done({ child, url, host: m[2], c, output: () => out });
-      }
-    };
-    child.stdout!.on("data", onData);
-    child.stderr!.on("data", onData);
-    child.on("exit", (code) => {
-      clearTimeout(timer);
-      fail(new Error(`replica exited (${code}) before listening: ${out}`));
-    });
-  });
+  return { ...server, c };
 }
 
 let a: Replica;
@@ -121,13 +71,7 @@ test.before(async () => {
 });
 
 test.after(async () => {
-  for (const r of [a, b]) {
-    if (!r) continue;
-    const exited = new Promise((done) => r.child.once("exit", done));
-    r.child.kill("SIGTERM");
-    await Promise.race([exited, new Promise((done) => setTimeout(done, 5000))]);
-    if (r.child.exitCode === null) r.child.kill("SIGKILL");
-  }
+  await Promise.all([a, b].map((r) => r?.stop(5000)));
 });
 
 test("a chunked upload alternates PATCHes between replicas; the PUT lands on either; pulls from both", async () => {

@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { createCipheriv, createHash } from "node:crypto";
 import {
   existsSync,
@@ -20,17 +20,15 @@ import {
 } from "node:fs";
 import { Buffer } from "node:buffer";
 import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
+import { join } from "node:path";
 import process from "node:process";
-import { fileURLToPath, pathToFileURL } from "node:url";
 import { gzipSync } from "node:zlib";
 import assert from "node:assert/strict";
 import { suite } from "uvu";
 import { REQUEST_LOG_PATTERN } from "../lib/server/log.ts";
 import { detectRuntime } from "../lib/server/serve.ts";
+import { type CliServer, startCliServer } from "./support/cli_process.ts";
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
-const CLI = join(ROOT, "lib", "cli.ts");
 const RUNTIME = detectRuntime();
 const MiB = 1024 * 1024;
 
@@ -208,61 +206,6 @@ function assertLayoutBlob(dir: string, blob: Uint8Array, what: string): void {
 // ---------------------------------------------------------------------------------------------
 // The server and skopeo
 
-/** The command that runs the CLI on this runtime. */
-function cliCommand(args: string[]): [string, string[]] {
-  switch (RUNTIME) {
-    case "deno":
-      return [process.execPath, ["run", "-A", "--no-prompt", CLI, ...args]];
-    case "bun":
-      return [process.execPath, [CLI, ...args]];
-    default: {
-      const tsx = pathToFileURL(join(ROOT, "node_modules", "tsx", "dist", "loader.mjs")).href;
-      return [process.execPath, ["--import", tsx, CLI, ...args]];
-    }
-  }
-}
-
-/** The CLI server, running. */
-interface Server {
-  child: ChildProcess;
-  url: string;
-  host: string;
-  output: () => string;
-  exited: Promise<number | string>;
-}
-
-function startServer(storage: string): Promise<Server> {
-  const [cmd, argv] = cliCommand(["--port", "0", "--storage", storage]);
-  const child = spawn(cmd, argv, {
-    cwd: ROOT,
-    stdio: ["ignore", "pipe", "pipe"],
-    env: { ...process.env, NO_COLOR: "1" },
-  });
-  let out = "";
-  const exited = new Promise<number | string>((done) => {
-    child.on("exit", (code, signal) => done(code ?? signal ?? -1));
-  });
-  return new Promise((done, fail) => {
-    const timer = setTimeout(() => fail(new Error(`the server did not start: ${out}`)), 30_000);
-    let started = false;
-    const onData = (d: Uint8Array) => {
-      out += new TextDecoder().decode(d);
-      const m = /listening on (http:\/\/(127\.0\.0\.1:\d+))/.exec(out);
-      if (m && !started) {
-        started = true;
-        clearTimeout(timer);
-        done({ child, url: m[1], host: m[2], output: () => out, exited });
-      }
-    };
-    child.stdout!.on("data", onData);
-    child.stderr!.on("data", onData);
-    exited.then((code) => {
-      clearTimeout(timer);
-      if (!started) fail(new Error(`the server exited (${code}) before listening: ${out}`));
-    });
-  });
-}
-
 /** What a skopeo run gave. */
 interface Run {
   status: number | null;
@@ -355,7 +298,7 @@ const amd64 = image("amd64", [base, layer(seededBytes(1 * MiB + 1, "amd64"))], "
 const arm64 = image("arm64", [base, layer(seededBytes(2 * MiB + 3, "arm64"))], "multi-arm64");
 const multi = index([amd64, arm64]);
 
-let server: Server;
+let server: CliServer;
 let src = "";
 
 const test = suite(`skopeo (${RUNTIME})`);
@@ -372,7 +315,7 @@ test.before(async () => {
       [...imageBlobs(app), ...imageBlobs(amd64), ...imageBlobs(arm64), multi.bytes],
       { app: app.descriptor, multi: multi.descriptor },
     );
-    server = await startServer(`fs:${join(work, "data")}`);
+    server = await startCliServer(`fs:${join(work, "data")}`);
   } catch (error) {
     // uvu reports a failing hook only as tests not passed: say why.
     console.error("skopeo.test.ts: setup failed:", error);
@@ -381,10 +324,7 @@ test.before(async () => {
 });
 
 test.after(async () => {
-  if (server && server.child.exitCode === null && server.child.signalCode === null) {
-    process.kill(server.child.pid!, "SIGKILL");
-    await server.exited;
-  }
+  await server?.kill();
   if (work) rmSync(work, { recursive: true, force: true });
 });
 
@@ -643,15 +583,7 @@ test("no request failed with a 5xx; SIGTERM stops the server with exit 0", async
   assert.ok(lines.length > 20, `the server logged the requests (${lines.length})`);
   const failed = lines.filter((l) => /^5/.test(REQUEST_LOG_PATTERN.exec(l)![4]));
   assert.deepEqual(failed, [], "no 5xx answers");
-  // process.kill, not child.kill: Deno's child_process reports a signal sent through
-  // child.kill as the exit cause even when the child handled it and exited 0.
-  process.kill(server.child.pid!, "SIGTERM");
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const code = await Promise.race([
-    server.exited,
-    new Promise((done) => (timer = setTimeout(() => done("timeout"), 15_000))),
-  ]);
-  clearTimeout(timer);
+  const code = await server.stop(15_000);
   assert.equal(code, 0, `exit code after SIGTERM; output tail ${server.output().slice(-500)}`);
 });
 
