@@ -260,9 +260,10 @@ function serverSuite(kind: StorageKind, server: ServerKind): void {
   });
 
   test("concurrent pushes and pulls", async () => {
+    // Small ones, and ones over 256 KiB that the node:http bridge sends through pooled buffers.
     const blobs = Array.from(
       { length: 6 },
-      (_, i) => new Uint8Array(randomBytes(50_000 + i * 999)),
+      (_, i) => new Uint8Array(randomBytes(i % 2 ? 300_000 + i * 99_999 : 50_000 + i * 999)),
     );
     const digests = await Promise.all(
       blobs.map((b, i) => pushBlob(registry.url, `par/r${i % 2}`, b)),
@@ -456,6 +457,94 @@ misc("the Node bridge leaves the global Request and Response alone", async () =>
     assert.equal(globalThis.Response, S);
     assert.equal(globalThis.Headers, H);
     assert.equal(globalThis.fetch, F);
+  } finally {
+    await server.close();
+  }
+});
+
+/** A byte stream of `size` bytes, byte i being `(i * 31 + seed) % 256`; fails at `failAt`. */
+function patternStream(size: number, seed: number, failAt = Infinity): ReadableStream<Uint8Array> {
+  let at = 0;
+  return new ReadableStream({
+    type: "bytes",
+    pull(controller) {
+      if (at >= failAt) throw new Error("the body failed half-way");
+      const request = controller.byobRequest;
+      if (at >= size) {
+        controller.close();
+        request?.respond(0);
+        return;
+      }
+      const view = request?.view;
+      const out = view
+        ? new Uint8Array(view.buffer, view.byteOffset, view.byteLength)
+        : new Uint8Array(100_000);
+      const n = Math.min(out.byteLength, size - at, 70_001);
+      for (let i = 0; i < n; i++) out[i] = ((at + i) * 31 + seed) % 256;
+      at += n;
+      if (request) request.respond(n);
+      else controller.enqueue(out.slice(0, n));
+    },
+  }) as ReadableStream<Uint8Array>;
+}
+
+function isPattern(bytes: Uint8Array, seed: number): boolean {
+  for (let i = 0; i < bytes.byteLength; i++) if (bytes[i] !== (i * 31 + seed) % 256) return false;
+  return true;
+}
+
+misc(
+  "the Node bridge: byte-stream bodies through pooled buffers stay exact under concurrency",
+  async () => {
+    const server = await serveNode((request) => {
+      const url = new URL(request.url);
+      const seed = Number(url.searchParams.get("seed"));
+      const size = 1_500_000 + seed * 1001;
+      const known = url.searchParams.has("length");
+      return new Response(patternStream(size, seed), {
+        headers: known ? { "Content-Length": String(size) } : {},
+      });
+    }, { port: 0 });
+    try {
+      const results = await Promise.all(Array.from({ length: 8 }, async (_, seed) => {
+        const res = await fetch(`${server.url}/?seed=${seed}${seed % 2 ? "&length" : ""}`);
+        const reader = res.body!.getReader();
+        const parts: Uint8Array[] = [];
+        let size = 0;
+        for (;;) {
+          const { done, value } = await reader.read();
+          if (done) break;
+          parts.push(value);
+          size += value.byteLength;
+          if (seed % 3 === 0) await sleep(2); // slow readers keep buffers in flight
+        }
+        const all = new Uint8Array(size);
+        let at = 0;
+        for (const p of parts) all.set(p, (at += p.byteLength) - p.byteLength);
+        return size === 1_500_000 + seed * 1001 && isPattern(all, seed);
+      }));
+      assert.deepEqual(results, results.map(() => true));
+    } finally {
+      await server.close();
+    }
+  },
+);
+
+misc("the Node bridge: a byte-stream body that fails half-way cuts the connection", async () => {
+  const server = await serveNode(
+    () =>
+      new Response(patternStream(3_000_000, 1, 1_000_000), {
+        headers: { "Content-Length": "3000000" },
+      }),
+    { port: 0, onError: () => {} },
+  );
+  try {
+    const res = await fetch(`${server.url}/`);
+    assert.equal(res.status, 200);
+    await assert.rejects(res.arrayBuffer());
+    const again = await fetch(`${server.url}/`);
+    assert.equal(again.status, 200);
+    await again.body?.cancel();
   } finally {
     await server.close();
   }

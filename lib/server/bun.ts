@@ -96,7 +96,7 @@ export function serveBun(
     }
     return response;
   };
-  const fetch = instrumentHandler(keepLength, {
+  const instrumented = instrumentHandler(keepLength, {
     onRequest: options.onRequest,
     onBytes: createGcNudge(options.gcNudgeBytes ?? defaultGcNudgeBytes()),
     trustResponseLength: true,
@@ -111,7 +111,8 @@ export function serveBun(
       reusePort: false,
       maxRequestBodySize: Number.MAX_SAFE_INTEGER,
       idleTimeout: Math.min(BUN_MAX_IDLE_TIMEOUT_S, Math.max(1, Math.ceil(idleMs / 1000))),
-      fetch,
+      // Only the request: Bun passes the server as a second argument.
+      fetch: (request) => instrumented(request),
       error(error) {
         onError(error);
         return new Response("internal server error\n", { status: 500 });

@@ -44,6 +44,12 @@ function denoGlobal(): DenoGlobal {
 /**
  * Serve `handler` with `Deno.serve` (quiet: no "Listening on" line).
  *
+ * A response with a Content-Length goes to Deno.serve untouched, so that a file-backed body
+ * (fsStorage's `Deno.FsFile.readable`) is copied from file to socket in Rust; its request-log
+ * entry is written once Deno reports the response finished, with the Content-Length as the bytes
+ * sent and never marked aborted (Deno 2.9 reports a client that hung up the same way as a
+ * completed response). Other bodies are counted as they pass.
+ *
  * @example
  * ```ts
  * import { createRegistry, serveDeno } from "fetch-registry";
@@ -63,6 +69,7 @@ export function serveDeno(
   const serveHandler = instrumentHandler(handler, {
     onRequest: options.onRequest,
     onBytes: createGcNudge(options.gcNudgeBytes ?? defaultGcNudgeBytes()),
+    trustResponseLength: true,
   });
   // Deno 2.9's shutdown() makes in-flight request bodies unreadable at once (denoland/deno#36809),
   // so close() first drains: in-flight requests finish while new ones get 503 + Connection: close;
@@ -97,7 +104,7 @@ export function serveDeno(
         };
         if (info?.completed) {
           info.completed.then(done, done);
-          return serveHandler(request);
+          return serveHandler(request, info.completed);
         }
         return Promise.resolve(serveHandler(request)).finally(done);
       },

@@ -1,24 +1,29 @@
 /**
- * A nudge to the garbage collector while large bodies stream through a server.
+ * A nudge to the garbage collector while large request bodies stream through a server.
  *
- * Every chunk of a request or response body is a fresh buffer whose memory lives outside the
- * JavaScript heap. V8 collects them only when its heap fills or after about 64 MiB of such memory
- * has piled up, so a large transfer holds tens of MiB of dead chunks at any time. A
- * young-generation collection is cheap (the heap is small and the dead chunks are young), so the
- * servers run one after every `everyBytes` bytes of body traffic ({@link defaultGcNudgeBytes}).
+ * Every chunk of a request body is a fresh buffer whose memory lives outside the JavaScript heap.
+ * V8 collects them only when its heap fills or after about 64 MiB of such memory has piled up, so
+ * a large upload holds tens of MiB of dead chunks at any time. A young-generation collection is
+ * cheap (the heap is small and the dead chunks are young), so the servers run one after every
+ * `everyBytes` bytes of body traffic ({@link defaultGcNudgeBytes}). Downloads through the node:http
+ * bridge need none: fsStorage's bodies are read into reused buffers (node.ts `writePooled`).
  *
- * Measured (bench/memory.ts, 1 GiB push / pull / slow pull through the CLI with fs storage,
- * server peak RSS, on a shared 2-core machine):
+ * Measured (bench/memory.ts and bench/run.ts, 1 GiB push / pull through the CLI with fs storage,
+ * server peak RSS, on a shared 2-core machine; bench/results/ab_pull_deno.md):
  * - Node (bundled CLI): 95-102 MiB without the nudge, 80-85 every 16 MiB, 74-76 every 8 MiB,
- *   68-72 every 4 MiB; throughput unchanged within the noise (a minor GC is ~0.4 ms).
- * - Deno (node:http bridge): 133-136 MiB without (push 242, pull 374 MiB/s), 88 every 16 MiB
- *   (225, 323 MiB/s), 77-78 every 8 MiB (100, 133 MiB/s): Deno's `gc` is always a full
- *   collection (~17 ms; `{ type: "minor" }` is not honoured), so it is spaced out more.
+ *   68-72 every 4 MiB; throughput unchanged within the noise (a minor GC is ~0.1-0.4 ms).
+ * - Deno: the `gc` a new node:vm context offers is not V8's but a low-memory notification
+ *   (several full compacting collections, 25-250 ms each, whatever the options): every 16 MiB it
+ *   cost 3-5× the transfer throughput and still left 88 MiB, so it is not used. Only V8's own
+ *   (`deno run --v8-flags=--expose-gc`) runs young-generation collections (0.1 ms); with it, a
+ *   nudge every 2 MiB holds a 1 GiB push at 78-84 MiB instead of 130-170, every 8 MiB at 88-105.
+ *   Without the flag there is no nudge on Deno.
  * - Bun: 86 MiB without, 81 with: not worth the extra stream wrapping, so off.
  *
- * The collector is reached without touching the caller's globals: `Bun.gc` on Bun; on V8
- * runtimes (Node, Deno) a `gc` exposed in a separate `node:vm` context (the flag only affects new
- * contexts; the main context gains no `gc` global). When none is available the nudge does nothing.
+ * The collector is reached without touching the caller's globals: `Bun.gc` on Bun; a global
+ * `gc` if the runtime was started with one; on Node a `gc` exposed in a separate `node:vm`
+ * context (the flag only affects new contexts; the main context gains no `gc` global). When none
+ * is available the nudge does nothing.
  *
  * @module
  */
@@ -27,13 +32,14 @@ import { runInNewContext } from "node:vm";
 
 /**
  * Default body bytes between two nudges on this runtime: 8 MiB on Node (a young-generation
- * collection takes ~0.4 ms there), 16 MiB on Deno (whose exposed `gc` always runs a full
- * collection, ~17 ms), none on Bun (JavaScriptCore frees the chunks well enough on its own).
+ * collection takes ~0.1-0.4 ms there), 2 MiB on Deno (only when V8's `gc` is exposed, see above;
+ * a young collection takes ~0.1 ms), none on Bun (JavaScriptCore frees the chunks well enough on
+ * its own).
  */
 export function defaultGcNudgeBytes(): number {
   const g = globalThis as { Deno?: unknown; Bun?: unknown };
   if (g.Bun !== undefined) return 0;
-  if (g.Deno !== undefined) return 16 * 1024 * 1024;
+  if (g.Deno !== undefined) return 2 * 1024 * 1024;
   return 8 * 1024 * 1024;
 }
 
@@ -51,6 +57,10 @@ function findCollector(): Collect | null {
     return typeof bunGc === "function" ? () => bunGc(false) : null;
   }
   let gc = g.gc;
+  // Deno's `gc` from a new node:vm context is not V8's: it asks for a low-memory collection
+  // (several full, compacting collections, 25-250 ms each) whatever the options. Only V8's own
+  // (`deno run --v8-flags=--expose-gc`) runs a young-generation collection.
+  if (typeof gc !== "function" && "Deno" in globalThis) return null;
   if (typeof gc !== "function") {
     try {
       setFlagsFromString("--expose-gc");

@@ -59,10 +59,19 @@ export interface InstrumentOptions {
   onBytes?: (n: number) => void;
   /**
    * Take a response's `Content-Length` as the bytes sent and pass its body through untouched
-   * (Bun: a `Blob` body must reach Bun.serve as it is, or its Content-Length and sendfile are lost).
+   * (Bun: a `Blob` body must reach Bun.serve as it is, or its Content-Length and sendfile are lost;
+   * Deno: a file-backed stream must, or Deno.serve copies it through JavaScript). Such a response
+   * is reported when the `sent` promise given with the request settles (at once without one), and
+   * is never marked aborted.
    */
   trustResponseLength?: boolean;
 }
+
+/** A fetch handler that may be told when the server has finished sending its response. */
+export type InstrumentedHandler = (
+  request: Request,
+  sent?: PromiseLike<unknown>,
+) => Promise<Response>;
 
 /**
  * Wrap `handler` for a server that takes Web Responses directly: request and response bodies
@@ -70,10 +79,13 @@ export interface InstrumentOptions {
  * body has been sent (or the client went away). Answers `handler` itself when there is nothing to
  * do.
  */
-export function instrumentHandler(handler: FetchHandler, options: InstrumentOptions): FetchHandler {
+export function instrumentHandler(
+  handler: FetchHandler,
+  options: InstrumentOptions,
+): InstrumentedHandler {
   const { onRequest, onBytes, trustResponseLength } = options;
-  if (!onRequest && !onBytes) return handler;
-  return async (request: Request): Promise<Response> => {
+  if (!onRequest && !onBytes) return async (request) => await handler(request);
+  return async (request: Request, sent?: PromiseLike<unknown>): Promise<Response> => {
     const started = performance.now();
     let path = "";
     if (onRequest) {
@@ -116,7 +128,9 @@ export function instrumentHandler(handler: FetchHandler, options: InstrumentOpti
     }
     if (trustResponseLength && length !== null && /^\d+$/.test(length)) {
       bytes += Number(length);
-      report(response.status, requestAborted);
+      const done = () => report(response.status, requestAborted);
+      if (typeof sent?.then === "function") sent.then(done, done);
+      else done();
       return response;
     }
     const body = meterStream(response.body, count, (how: MeterEnd) => {

@@ -29,11 +29,13 @@ export type ServerKind = "auto" | "native" | "node";
 export interface AnyServeOptions extends ServeOptions {
   /**
    * Default `auto`. On Deno 2.9, `auto` picks the node:http bridge over `Deno.serve`, measured with
-   * the registry and fs storage (bench/memory.ts, 512 MiB-1 GiB): Deno.serve reads a chunked
-   * (streamed, no Content-Length) request body at 6-36 MiB/s as soon as the handler does real
-   * async I/O per chunk (file writes), against 93-127 MiB/s for Deno's node:http; pulls 134 vs
-   * 141-201 MiB/s; peak RSS 108-140 vs 72-86 MiB. Deno.serve answers ~1.5× the small requests per
-   * second (~18k vs ~12k, trivial handler), which matters less to a registry than pushes.
+   * the registry and fs storage (bench/run.ts, one run, both with fsStorage's file-backed
+   * downloads; bench/results/ab_pull_deno.md): Deno.serve reads a chunked (streamed, no
+   * Content-Length) request body at 7-31 MiB/s as soon as the handler does async I/O per chunk,
+   * against 200-250 MiB/s for Deno's node:http (what docker and skopeo send); monolithic pushes
+   * and 1 GiB pulls are even (push 220-290 MiB/s; pull 1.4-2.0 GB/s, ~0.4 CPU s/GiB, both); peak
+   * RSS alike. Deno.serve answers ~1.5× the small requests per second (~18k vs ~12k, trivial
+   * handler), which matters less to a registry than pushes.
    */
   server?: ServerKind;
 }

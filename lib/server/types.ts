@@ -40,8 +40,8 @@ export interface ServeOptions {
   onRequest?: (entry: RequestLogEntry) => void;
   /**
    * Run a cheap garbage collection after this many bytes of body traffic, so that dead body
-   * chunks do not pile up (see gc_nudge.ts). Default: 8 MiB on Node, 16 MiB on Deno, off on Bun;
-   * 0 turns it off.
+   * chunks do not pile up (see gc_nudge.ts). Default: 8 MiB on Node; 2 MiB on Deno, where it only
+   * works when Deno was started with `--v8-flags=--expose-gc`; off on Bun. 0 turns it off.
    */
   gcNudgeBytes?: number;
   /** Called when a handler throws (the registry's handler never does). Default: console.error. */
