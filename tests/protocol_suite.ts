@@ -370,6 +370,16 @@ export function protocolSuite(label: string, makeStorage: StorageFactory): void 
     }
   });
 
+  blobs("a zero-length suffix and starts beyond 2^53 are 416 with bytes */size", async () => {
+    const { c } = await fresh();
+    const digest = await pushBlob(c, "a", randomBytes(2048, 14));
+    for (const range of ["bytes=-0", "bytes=99999999999999999999-", "bytes=2048-2048"]) {
+      const res = await c.call("GET", `/v2/a/blobs/${digest}`, { headers: { Range: range } });
+      expectError(res, 416, "RANGE_INVALID");
+      assert.equal(res.headers.get("Content-Range"), "bytes */2048", `${range} Content-Range`);
+    }
+  });
+
   blobs("multi-range and non-byte ranges never fail: 200 whole body or 206", async () => {
     const { c } = await fresh();
     const bytes = randomBytes(2048, 12);
@@ -2407,6 +2417,46 @@ export function protocolSuite(label: string, makeStorage: StorageFactory): void 
         }
       }
       assert.deepEqual(calls, [], "no storage call for an invalid name");
+    },
+  );
+
+  grammar(
+    "percent-encoded traversal (%2e%2e, %2F, %00) in names, ids, tags and digests never reaches storage",
+    async () => {
+      const { storage: inner } = await fresh();
+      const { storage, calls } = recording(inner);
+      const c = client(createRegistry({ storage }));
+      const digest = digestOf(utf8("x"));
+      // A whole `%2e%2e` segment is a `..` the URL standard resolves before routing; encoded
+      // slashes and dots inside a segment reach the handler, are decoded, then fail the grammar.
+      const cases: [string, string, number, string][] = [
+        ["GET", `/v2/a%2F..%2Fb/blobs/${digest}`, 400, "NAME_INVALID"],
+        ["GET", `/v2/a%2F%2e%2e%2Fb/tags/list`, 400, "NAME_INVALID"],
+        ["POST", "/v2/..%2Fetc/blobs/uploads/", 400, "NAME_INVALID"],
+        ["GET", `/v2/a%00b/manifests/latest`, 400, "NAME_INVALID"],
+        ["GET", `/v2/a%zz/tags/list`, 400, "NAME_INVALID"],
+        ["GET", "/v2/a/blobs/uploads/..%2F..%2Fetc", 404, "BLOB_UPLOAD_UNKNOWN"],
+        ["PATCH", "/v2/a/blobs/uploads/%2e%2e%2Fx", 404, "BLOB_UPLOAD_UNKNOWN"],
+        ["DELETE", "/v2/a/blobs/uploads/a%2Fb", 404, "BLOB_UPLOAD_UNKNOWN"],
+        ["GET", "/v2/a/manifests/..%2F..%2Fx", 404, "MANIFEST_UNKNOWN"],
+        ["PUT", "/v2/a/manifests/..%2F..%2Fx", 400, "TAG_INVALID"],
+        ["GET", "/v2/a/blobs/sha256%3A..%2F..%2Fx", 400, "DIGEST_INVALID"],
+        ["GET", "/v2/a/referrers/sha256:%2e%2e", 400, "DIGEST_INVALID"],
+      ];
+      for (const [method, path, status, code] of cases) {
+        const body = method === "PUT" || method === "PATCH" ? utf8("{}") : undefined;
+        const headers: Record<string, string> = method === "PUT"
+          ? { "Content-Type": OCI_MANIFEST }
+          : {};
+        expectError(await c.call(method, path, { body, headers }), status, code);
+      }
+      assert.deepEqual(calls, [], "no storage call for any of them");
+      // An encoded slash between valid components is the same repository as a plain one.
+      const bytes = utf8("encoded");
+      const pushed = await pushBlob(c, "a/b", bytes);
+      const res = await c.call("GET", `/v2/a%2Fb/blobs/${pushed}`);
+      expectStatus(res, 200);
+      equalBytes(res.body, bytes, "a%2Fb is a/b");
     },
   );
 
