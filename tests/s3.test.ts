@@ -127,6 +127,13 @@ s3(
     assert.equal(info?.size, bytes.byteLength);
     const d = digestOf(bytes);
     assert.equal(await a.blobs.stat("r", d), undefined, "nothing visible before commit");
+    // B hashed 11 MiB, A appended since: B must hash again before it may commit.
+    await assert.rejects(
+      b.uploads.commit("r", u.id, d),
+      (e: unknown) => e instanceof UploadOffsetError && e.size === bytes.byteLength,
+    );
+    assert.equal(await a.blobs.stat("r", d), undefined, "still nothing visible");
+    assert.equal(digestOf(await readAll((await b.uploads.read("r", u.id))!)), d);
     assert.deepEqual(await b.uploads.commit("r", u.id, d), { digest: d, size: bytes.byteLength });
     const got = await readAll((await a.blobs.read("r", d))!);
     assert.ok(Buffer.compare(got, bytes) === 0);
