@@ -1,9 +1,10 @@
 /**
  * The small HTTP layer the seeding and inspection helpers share: a fetch handler, a base URL to
- * resolve paths against, and errors that say which request failed and why.
+ * resolve paths against, errors that say which request failed and why, and a manifest GET.
  *
  * @module
  */
+import { ACCEPT_ALL_MANIFESTS } from "./media_types.ts";
 
 /** Anything with a Web-standard `fetch(request)`: a registry, a test registry, a proxy. */
 export interface Fetcher {
@@ -131,4 +132,50 @@ export async function expectStatus(
   if (expected.includes(response.status)) return response;
   const body = await response.text().catch(() => "");
   throw new RegistryResponseError(method, path, response.status, body);
+}
+
+/** A manifest as served: the response's digest and media type, and the exact bytes. */
+export interface ServedManifest {
+  /** `Docker-Content-Digest` of the response ("" when absent). */
+  digest: string;
+  /** Its Content-Type, without parameters ("" when absent). */
+  mediaType: string;
+  /** The exact bytes. */
+  bytes: Uint8Array;
+}
+
+/** Options of {@link getManifest}. */
+export interface GetManifestOptions {
+  /** Answer `undefined` for a 404 instead of throwing. */
+  optional?: boolean;
+}
+
+/**
+ * GET a manifest, accepting every manifest type. Throws a {@link RegistryResponseError} unless
+ * the answer is 200 (or, with `optional`, a 404, which answers `undefined`).
+ *
+ * @example
+ * ```ts
+ * const served = await getManifest({ fetcher: registry }, "app", "latest", { optional: true });
+ * served?.mediaType; // "application/vnd.oci.image.manifest.v1+json"
+ * ```
+ */
+export async function getManifest(
+  target: Target,
+  repository: string,
+  reference: string,
+  options: GetManifestOptions = {},
+): Promise<ServedManifest | undefined> {
+  const path = v2Path(target, `${repository}/manifests/${reference}`);
+  const response = await send(target, "GET", path, { headers: { Accept: ACCEPT_ALL_MANIFESTS } });
+  if (response.status === 404 && options.optional) {
+    await response.body?.cancel();
+    return undefined;
+  }
+  await expectStatus(response, "GET", path, 200);
+  return {
+    digest: response.headers.get("Docker-Content-Digest") ?? "",
+    mediaType: (response.headers.get("Content-Type") ?? "").split(";")[0].trim(),
+    bytes: new Uint8Array(await response.arrayBuffer()),
+  };
 }

@@ -6,8 +6,8 @@
  * @module
  */
 import type { OciDescriptor } from "./content.ts";
-import { expectStatus, type Fetcher, send, type Target, v2Path } from "./http.ts";
-import { ACCEPT_ALL_MANIFESTS } from "./seed.ts";
+import { expectStatus, type Fetcher, getManifest, send, type Target, v2Path } from "./http.ts";
+import { ACCEPT_ALL_MANIFESTS } from "./media_types.ts";
 
 /** A manifest as served: its exact bytes and its JSON. */
 export interface InspectedManifest {
@@ -204,25 +204,10 @@ export function createInspector(fetcher: Fetcher, options: InspectorOptions = {}
     },
 
     async manifest(repository, reference) {
-      const path = v2Path(target, `${repository}/manifests/${reference}`);
-      const response = await send(target, "GET", path, {
-        headers: { Accept: ACCEPT_ALL_MANIFESTS },
-      });
-      if (response.status === 404) {
-        await response.body?.cancel();
-        return undefined;
-      }
-      await expectStatus(response, "GET", path, 200);
-      const bytes = new Uint8Array(await response.arrayBuffer());
-      const text = decoder.decode(bytes);
-      return {
-        digest: response.headers.get("Docker-Content-Digest") ?? "",
-        mediaType: (response.headers.get("Content-Type") ?? "").split(";")[0].trim(),
-        size: bytes.byteLength,
-        bytes,
-        text,
-        json: parseJson(text),
-      };
+      const served = await getManifest(target, repository, reference, { optional: true });
+      if (!served) return undefined;
+      const text = decoder.decode(served.bytes);
+      return { ...served, size: served.bytes.byteLength, text, json: parseJson(text) };
     },
 
     blob,

@@ -21,7 +21,8 @@ export type {
   TestRegistry,
   TestRegistryOptions,
 } from "./test_registry.ts";
-export { ACCEPT_ALL_MANIFESTS, createSeeder, MEDIA_TYPES } from "./seed.ts";
+export { createSeeder } from "./seed.ts";
+export { ACCEPT_ALL_MANIFESTS, MEDIA_TYPES } from "./media_types.ts";
 export type {
   ArtifactOptions,
   BlobOptions,
@@ -37,7 +38,7 @@ export type {
   Seeder,
   SeederOptions,
   TagOption,
-} from "./seed.ts";
+} from "./seed_types.ts";
 export { createInspector } from "./inspect.ts";
 export type { InspectedImage, InspectedManifest, Inspector, InspectorOptions } from "./inspect.ts";
 export { createRecorder, DEFAULT_RECORDED_HEADERS } from "./recorder.ts";
@@ -48,7 +49,8 @@ export type {
   RequestFilter,
   RequestLog,
 } from "./recorder.ts";
-export { createFaults, InjectedFaultError } from "./faults.ts";
+export { createFaults } from "./faults.ts";
+export { InjectedFaultError } from "./fault_response.ts";
 export type {
   FaultHandle,
   FaultInjector,
@@ -57,7 +59,7 @@ export type {
   Faults,
   FaultsOptions,
   Handler,
-} from "./faults.ts";
+} from "./fault_types.ts";
 export { parsePlatform, sha256, toBytes } from "./content.ts";
 export type { Content, FileContent, OciDescriptor, Platform } from "./content.ts";
 export { pathPattern } from "./glob.ts";

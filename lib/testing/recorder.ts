@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { FaultMark, Handler } from "./faults.ts";
+import type { FaultMark, Handler } from "./fault_types.ts";
 import { pathPattern } from "./glob.ts";
 
 /** One recorded request and its response. */

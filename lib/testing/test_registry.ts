@@ -12,11 +12,14 @@ import { serve } from "../server/serve.ts";
 import { ClientAbortError, type CloseOptions } from "../server/types.ts";
 import { memoryStorage } from "../storage/memory.ts";
 import type { Storage } from "../storage/types.ts";
-import { createFaults, type Faults, InjectedFaultError } from "./faults.ts";
+import { InjectedFaultError } from "./fault_response.ts";
+import type { Faults } from "./fault_types.ts";
+import { createFaults } from "./faults.ts";
 import { IN_PROCESS_ORIGIN } from "./http.ts";
 import { createInspector, type Inspector } from "./inspect.ts";
 import { createRecorder, type RecorderOptions, type RequestLog } from "./recorder.ts";
-import { createSeeder, type Seeder } from "./seed.ts";
+import { createSeeder } from "./seed.ts";
+import type { Seeder } from "./seed_types.ts";
 
 /** Options of {@link createTestRegistry}: the registry's options, plus recording. */
 export interface TestRegistryOptions extends RegistryOptions {
