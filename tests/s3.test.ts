@@ -11,6 +11,8 @@ import process from "node:process";
 import { suite } from "uvu";
 import { createRegistry } from "../lib/registry.ts";
 import { S3Client } from "../lib/s3/client.ts";
+import { createLayout } from "../lib/s3/layout.ts";
+import { s3UploadStore } from "../lib/s3/upload_sessions.ts";
 import { parseS3Spec } from "../lib/s3/spec.ts";
 import { storageFromSpec } from "../lib/storage/from_spec.ts";
 import { s3Storage, type S3StorageOptions } from "../lib/storage/s3.ts";
@@ -163,6 +165,81 @@ s3("replicas: an append in flight on one adapter makes the other's fail at once"
   assert.equal((await first)?.size, 150);
   assert.equal((await b.uploads.append("r", u.id, 150, chunksOf(bytesOf(1))))?.size, 151);
 });
+
+s3(
+  "replicas: an append stalled past its lease never writes a part into the taker's upload",
+  async () => {
+    // Two replicas with a short lease: A's append stalls mid-part past the lease, B takes the
+    // session over and appends; when A's bytes come back, A must not upload its part 2 over B's.
+    const prefix = optionsFor().prefix!;
+    const store = () =>
+      s3UploadStore(client, createLayout(prefix), { partSize: 5 * MiB, leaseMs: 600 });
+    const [a, b] = [store(), store()];
+    const head = bytesOf(5 * MiB, 51);
+    const ours = bytesOf(6 * MiB, 52);
+    const theirs = bytesOf(6 * MiB, 53);
+    const u = await a.create("l", { algorithm: "sha256" });
+    await a.append("l", u.id, 0, chunksOf(head));
+    let resume = () => {};
+    const stalled = new Promise<void>((r) => (resume = r));
+    async function* slow() {
+      yield ours.subarray(0, 3 * MiB);
+      await stalled;
+      yield ours.subarray(3 * MiB);
+    }
+    const first = a.append("l", u.id, 5 * MiB, slow());
+    await new Promise((r) => setTimeout(r, 900));
+    assert.equal((await b.append("l", u.id, 5 * MiB, chunksOf(theirs)))?.size, 11 * MiB);
+    resume();
+    await assert.rejects(
+      first,
+      (e: unknown) => e instanceof UploadOffsetError && e.size === 11 * MiB,
+    );
+    const expected = Buffer.concat([head, theirs]);
+    assert.equal(digestOf(await readAll((await b.read("l", u.id))!)), digestOf(expected));
+    const d = digestOf(expected);
+    assert.deepEqual(await b.commit("l", u.id, d), { digest: d, size: expected.byteLength });
+    const blob = await readAll((await s3Storage({ ...env, prefix }).blobs.read("l", d))!);
+    assert.ok(Buffer.compare(blob, expected) === 0, "the blob holds B's bytes");
+  },
+);
+
+s3(
+  "replicas: read and commit refuse a session an append holds; concurrent commits agree",
+  async () => {
+    const options = optionsFor({ partSize: 5 * MiB });
+    const a = s3Storage(options);
+    const b = s3Storage(options);
+    const bytes = bytesOf(7 * MiB, 54);
+    const u = await a.uploads.create("h", { algorithm: "sha256" });
+    await a.uploads.append("h", u.id, 0, chunksOf(bytes.subarray(0, 6 * MiB)));
+    let open = () => {};
+    const gate = new Promise<void>((r) => (open = r));
+    async function* held() {
+      yield bytes.subarray(6 * MiB, 6 * MiB + 10);
+      await gate;
+      yield bytes.subarray(6 * MiB + 10);
+    }
+    const appending = a.uploads.append("h", u.id, 6 * MiB, held());
+    await new Promise((r) => setTimeout(r, 300));
+    const d = digestOf(bytes);
+    const busy = (e: unknown) => e instanceof UploadOffsetError && e.size === 6 * MiB;
+    await assert.rejects(b.uploads.read("h", u.id), busy);
+    await assert.rejects(b.uploads.commit("h", u.id, d), busy);
+    open();
+    assert.equal((await appending)?.size, bytes.byteLength);
+    assert.equal(await b.blobs.stat("h", d), undefined, "nothing visible");
+    // Both replicas hashed all of it and commit at once: one does the work, both answer the blob.
+    for (const s of [a, b]) await readAll((await s.uploads.read("h", u.id))!);
+    const both = await Promise.all([a, b].map((s) => s.uploads.commit("h", u.id, d)));
+    assert.deepEqual(both, [{ digest: d, size: bytes.byteLength }, {
+      digest: d,
+      size: bytes.byteLength,
+    }]);
+    assert.ok(Buffer.compare(await readAll((await b.blobs.read("h", d))!), bytes) === 0);
+    assert.equal(await multipartUploads(options.prefix!), 0);
+  },
+);
 
 s3("a body failing after a part was uploaded leaves the session as it was", async () => {
   const options = optionsFor({ partSize: 5 * MiB });

@@ -69,14 +69,14 @@ function concatObjects(s3: S3Client, keys: string[]): ReadableStream<Uint8Array>
 /**
  * Claim the session (`kind`) and make every received byte readable as one object,
  * `uploads/<id>/data` (or the tail object alone, for a session that never filled a part).
- * A read releases the claim at once; a commit keeps it. Answers the new record, or undefined
- * when the session is gone; throws UploadOffsetError when another request holds the session.
+ * A read releases the claim at once; a commit keeps it. Answers the new record, or `raced` when
+ * another write came first (load again); throws UploadOffsetError when a request holds it.
  */
 async function settle(
   context: CompleteContext,
   loaded: Loaded,
   kind: "read" | "commit",
-): Promise<Loaded | undefined> {
+): Promise<Loaded | "raced"> {
   const { s3, layout, records } = context;
   const { state } = loaded;
   if (records.leased(state)) throw new UploadOffsetError(state.size);
@@ -84,11 +84,7 @@ async function settle(
   const work = state.multipart !== undefined || (state.base !== undefined && tail !== undefined);
   if (!work && kind === "read") return loaded;
   const claimed = await records.claim(loaded, kind);
-  if (!claimed) {
-    const now = await records.loadIn(state.repository, state.id);
-    if (!now) return undefined;
-    throw new UploadOffsetError(now.state.size);
-  }
+  if (!claimed) return "raced";
   if (!work) return claimed;
   const dataKey = layout.uploadData(state.id);
   let created: string | undefined;
@@ -127,21 +123,25 @@ async function settle(
  *
  * @example
  * ```ts
- * const read = await readSession(context, await records.loadIn("lib/app", id));
+ * const read = await readSession(context, "lib/app", id);
  * ```
  */
 export async function readSession(
   context: CompleteContext,
-  loaded: Loaded | undefined,
+  repository: string,
+  id: string,
 ): Promise<{ stream: ReadableStream<Uint8Array>; size: number } | undefined> {
-  if (!loaded) return undefined;
-  const settled = await settle(context, loaded, "read");
-  if (!settled) return undefined;
-  const { state } = settled;
-  const keys: string[] = [];
-  if (state.base !== undefined) keys.push(context.layout.uploadData(state.id));
-  if (state.tail) keys.push(state.tail.key);
-  return { stream: concatObjects(context.s3, keys), size: state.size };
+  for (;;) {
+    const loaded = await context.records.loadIn(repository, id);
+    if (!loaded) return undefined;
+    const settled = await settle(context, loaded, "read");
+    if (settled === "raced") continue;
+    const { state } = settled;
+    const keys: string[] = [];
+    if (state.base !== undefined) keys.push(context.layout.uploadData(state.id));
+    if (state.tail) keys.push(state.tail.key);
+    return { stream: concatObjects(context.s3, keys), size: state.size };
+  }
 }
 
 /**
@@ -164,23 +164,27 @@ export async function commitSession(
 ): Promise<BlobInfo | undefined> {
   const { s3, layout, records } = context;
   const deadline = Date.now() + context.leaseMs;
-  let loaded = await records.loadIn(repository, id);
-  while (loaded?.state.writer?.kind === "commit" && records.leased(loaded.state)) {
-    if (Date.now() > deadline) throw new Error(`upload ${id} is being committed elsewhere`);
-    await new Promise((done) => setTimeout(done, 50));
-    loaded = await records.loadIn(repository, id);
+  let sawCommit = false;
+  let settled: Loaded | "raced" = "raced";
+  while (settled === "raced") {
+    const loaded = await records.loadIn(repository, id);
     if (!loaded) {
-      // Committed elsewhere: its outcome is ours.
+      if (!sawCommit) return undefined;
+      // Committed elsewhere meanwhile: its outcome is ours.
       const link = await s3.headObject(layout.link(repository, digest));
       return link && { digest, size: Number(link.metadata.size ?? 0) };
     }
+    if (loaded.state.writer?.kind === "commit" && records.leased(loaded.state)) {
+      sawCommit = true;
+      if (Date.now() > deadline) throw new Error(`upload ${id} is being committed elsewhere`);
+      await new Promise((done) => setTimeout(done, 50));
+      continue;
+    }
+    if (verifiedSize !== undefined && loaded.state.size !== verifiedSize) {
+      throw new UploadOffsetError(loaded.state.size);
+    }
+    settled = await settle(context, loaded, "commit");
   }
-  if (!loaded) return undefined;
-  if (verifiedSize !== undefined && loaded.state.size !== verifiedSize) {
-    throw new UploadOffsetError(loaded.state.size);
-  }
-  const settled = await settle(context, loaded, "commit");
-  if (!settled) return undefined;
   const { state } = settled;
   const size = state.size;
   const blobKey = layout.blob(digest);

@@ -116,7 +116,7 @@ export function s3UploadStore(
     },
 
     async read(repository: string, id: string): Promise<ReadableStream<Uint8Array> | undefined> {
-      const read = await readSession(context, await records.loadIn(repository, id));
+      const read = await readSession(context, repository, id);
       if (read) remember(id, read.size);
       return read?.stream;
     },
