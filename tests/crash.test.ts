@@ -22,21 +22,12 @@ import assert from "node:assert/strict";
 import { suite } from "uvu";
 import { detectRuntime } from "../lib/server/serve.ts";
 import { type CliServer, startCliServer } from "./support/cli_process.ts";
+import { digestOf, OCI_CONFIG, OCI_INDEX, OCI_LAYER, OCI_MANIFEST, utf8 } from "./support/oci.ts";
 
 const RUNTIME = detectRuntime();
 const MiB = 1024 * 1024;
 
-const OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json";
-const OCI_INDEX = "application/vnd.oci.image.index.v1+json";
-const OCI_CONFIG = "application/vnd.oci.image.config.v1+json";
-const OCI_LAYER = "application/vnd.oci.image.layer.v1.tar+gzip";
-
 const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
-const utf8 = (text: string) => new TextEncoder().encode(text);
-
-function digestOf(bytes: Uint8Array, algorithm = "sha256"): string {
-  return `${algorithm}:${createHash(algorithm).update(bytes).digest("hex")}`;
-}
 
 // ---------------------------------------------------------------------------------------------
 // Large content, generated on demand (never held whole in memory)

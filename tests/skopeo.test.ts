@@ -28,22 +28,15 @@ import { suite } from "uvu";
 import { REQUEST_LOG_PATTERN } from "../lib/server/log.ts";
 import { detectRuntime } from "../lib/server/serve.ts";
 import { type CliServer, startCliServer } from "./support/cli_process.ts";
+import { digestOf, OCI_CONFIG, OCI_INDEX, OCI_LAYER, OCI_MANIFEST, utf8 } from "./support/oci.ts";
 
 const RUNTIME = detectRuntime();
 const MiB = 1024 * 1024;
 
-const OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json";
-const OCI_INDEX = "application/vnd.oci.image.index.v1+json";
-const OCI_CONFIG = "application/vnd.oci.image.config.v1+json";
-const OCI_LAYER = "application/vnd.oci.image.layer.v1.tar+gzip";
 const REF_NAME = "org.opencontainers.image.ref.name";
 
 // ---------------------------------------------------------------------------------------------
 // Content
-
-function sha256(bytes: Uint8Array): string {
-  return `sha256:${createHash("sha256").update(bytes).digest("hex")}`;
-}
 
 /**
  * `size` incompressible bytes determined by `seed` (AES-256-CTR keystream): the same bytes on
@@ -59,10 +52,6 @@ function seededBytes(size: number, seed: string): Uint8Array {
     out.set(new Uint8Array(cipher.update(block.subarray(0, n))), at);
   }
   return out;
-}
-
-function utf8(text: string): Uint8Array {
-  return new TextEncoder().encode(text);
 }
 
 /** A descriptor. */
@@ -86,8 +75,8 @@ function layer(content: Uint8Array): Layer {
   const blob = new Uint8Array(gzipSync(content, { level: 0 }));
   return {
     blob,
-    descriptor: { mediaType: OCI_LAYER, digest: sha256(blob), size: blob.length },
-    diffId: sha256(content),
+    descriptor: { mediaType: OCI_LAYER, digest: digestOf(blob), size: blob.length },
+    diffId: digestOf(content),
   };
 }
 
@@ -116,7 +105,7 @@ function image(architecture: string, layers: Layer[], label: string): Image {
     {
       schemaVersion: 2,
       mediaType: OCI_MANIFEST,
-      config: { mediaType: OCI_CONFIG, digest: sha256(config), size: config.length },
+      config: { mediaType: OCI_CONFIG, digest: digestOf(config), size: config.length },
       layers: layers.map((l) => l.descriptor),
       annotations: { "test.image": label },
     },
@@ -127,7 +116,7 @@ function image(architecture: string, layers: Layer[], label: string): Image {
     config,
     layers,
     manifest,
-    descriptor: { mediaType: OCI_MANIFEST, digest: sha256(manifest), size: manifest.length },
+    descriptor: { mediaType: OCI_MANIFEST, digest: digestOf(manifest), size: manifest.length },
   };
 }
 
@@ -153,7 +142,7 @@ function index(images: Image[]): Index {
   }));
   return {
     bytes,
-    descriptor: { mediaType: OCI_INDEX, digest: sha256(bytes), size: bytes.length },
+    descriptor: { mediaType: OCI_INDEX, digest: digestOf(bytes), size: bytes.length },
     images,
   };
 }
@@ -162,7 +151,7 @@ function index(images: Image[]): Index {
 function writeLayout(dir: string, blobs: Uint8Array[], refs: Record<string, Descriptor>): void {
   mkdirSync(join(dir, "blobs", "sha256"), { recursive: true });
   for (const blob of blobs) {
-    writeFileSync(join(dir, "blobs", "sha256", sha256(blob).slice(7)), blob);
+    writeFileSync(join(dir, "blobs", "sha256", digestOf(blob).slice(7)), blob);
   }
   writeFileSync(join(dir, "oci-layout"), JSON.stringify({ imageLayoutVersion: "1.0.0" }));
   writeFileSync(
@@ -194,12 +183,12 @@ function layoutRef(dir: string, ref: string): Descriptor {
 
 /** Assert that layout `dir` holds `blob` under its digest, byte for byte. */
 function assertLayoutBlob(dir: string, blob: Uint8Array, what: string): void {
-  const digest = sha256(blob);
+  const digest = digestOf(blob);
   const path = join(dir, "blobs", "sha256", digest.slice(7));
   assert.ok(existsSync(path), `${what} ${digest} is in the copied-out layout`);
   const got = new Uint8Array(readFileSync(path));
   assert.equal(got.length, blob.length, `${what} ${digest}: same size`);
-  assert.equal(sha256(got), digest, `${what}: same digest`);
+  assert.equal(digestOf(got), digest, `${what}: same digest`);
   assert.ok(Buffer.from(got).equals(Buffer.from(blob)), `${what}: same bytes`);
 }
 
@@ -261,7 +250,7 @@ async function get(path: string, method = "GET", accept = `${OCI_MANIFEST}, ${OC
 
 /** Assert the registry serves `bytes` as blob `repo`@digest. */
 async function assertRegistryBlob(repo: string, bytes: Uint8Array, what: string) {
-  const digest = sha256(bytes);
+  const digest = digestOf(bytes);
   const res = await get(`/v2/${repo}/blobs/${digest}`);
   assert.equal(res.status, 200, `${what} ${digest} in ${repo}`);
   assert.equal(res.body.length, bytes.length, `${what}: size`);
@@ -277,7 +266,7 @@ async function assertRegistryManifest(
 ) {
   const res = await get(`/v2/${repo}/manifests/${reference}`);
   assert.equal(res.status, 200, `manifest ${repo}:${reference}: ${text(res.body)}`);
-  assert.equal(res.headers.get("Docker-Content-Digest"), sha256(bytes), `${repo}:${reference}`);
+  assert.equal(res.headers.get("Docker-Content-Digest"), digestOf(bytes), `${repo}:${reference}`);
   assert.equal(res.headers.get("Content-Type"), mediaType, `${repo}:${reference} Content-Type`);
   assert.ok(
     Buffer.from(res.body).equals(Buffer.from(bytes)),
@@ -394,7 +383,7 @@ test("inspect: parsed (digest, layers, platform, labels) and --raw (the exact ma
     "--tls-verify=false",
     `docker://${server.host}/demo/app:v1`,
   ]);
-  assert.equal(sha256(raw), app.descriptor.digest, "--raw gives the manifest bytes pushed");
+  assert.equal(digestOf(raw), app.descriptor.digest, "--raw gives the manifest bytes pushed");
   const config = await skopeo([
     "inspect",
     "--config",
@@ -402,7 +391,7 @@ test("inspect: parsed (digest, layers, platform, labels) and --raw (the exact ma
     "--tls-verify=false",
     `docker://${server.host}/demo/app@${app.descriptor.digest}`,
   ]);
-  assert.equal(sha256(config), sha256(app.config), "--config --raw gives the config bytes");
+  assert.equal(digestOf(config), digestOf(app.config), "--config --raw gives the config bytes");
 
   const rawIndex = await skopeo([
     "inspect",
@@ -410,7 +399,7 @@ test("inspect: parsed (digest, layers, platform, labels) and --raw (the exact ma
     "--tls-verify=false",
     `docker://${server.host}/demo/multi:v1`,
   ]);
-  assert.equal(sha256(rawIndex), multi.descriptor.digest, "--raw of the index: its bytes");
+  assert.equal(digestOf(rawIndex), multi.descriptor.digest, "--raw of the index: its bytes");
   for (const img of multi.images) {
     const arch = JSON.parse(text(img.config)).architecture as string;
     const platform = JSON.parse(text(
@@ -510,7 +499,7 @@ test("copy out to new OCI layouts: every digest and byte equals the input", asyn
   // Nothing else was written: exactly the blobs of the image.
   assert.deepEqual(
     readdirSync(join(out, "blobs", "sha256")).sort(),
-    imageBlobs(app).map((b) => sha256(b).slice(7)).sort(),
+    imageBlobs(app).map((b) => digestOf(b).slice(7)).sort(),
   );
 
   const outMulti = join(work, "out-multi");
@@ -530,7 +519,7 @@ test("copy out to new OCI layouts: every digest and byte equals the input", asyn
   for (const blob of expected) assertLayoutBlob(outMulti, blob, "multi blob");
   assert.deepEqual(
     readdirSync(join(outMulti, "blobs", "sha256")).sort(),
-    [...new Set(expected.map((b) => sha256(b).slice(7)))].sort(),
+    [...new Set(expected.map((b) => digestOf(b).slice(7)))].sort(),
   );
 });
 

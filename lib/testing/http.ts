@@ -36,7 +36,7 @@ export const IN_PROCESS_ORIGIN = "http://registry.test";
  * @example
  * ```ts
  * try {
- *   await seedManifest(registry, "app", { mediaType: "text/plain" }, { mediaType: "text/plain" });
+ *   await createSeeder(registry).manifest("app", { layers: [] }, { mediaType: "text/plain" });
  * } catch (e) {
  *   if (e instanceof RegistryResponseError) console.log(e.status, e.code); // 400 MANIFEST_INVALID
  * }
