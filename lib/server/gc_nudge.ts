@@ -5,8 +5,8 @@
  * V8 collects them only when its heap fills or after about 64 MiB of such memory has piled up, so
  * a large upload holds tens of MiB of dead chunks at any time. A young-generation collection is
  * cheap (the heap is small and the dead chunks are young), so the servers run one after every
- * `everyBytes` bytes of body traffic ({@link defaultGcNudgeBytes}). Downloads through the node:http
- * bridge need none: fsStorage's bodies are read into reused buffers (node.ts `writePooled`).
+ * `everyBytes` bytes of body traffic ({@link defaultGcNudgeBytes}). Downloads that the node:http
+ * bridge reads into reused buffers (fsStorage's, node.ts `writePooled`) count a quarter.
  *
  * Measured (bench/memory.ts and bench/run.ts, 1 GiB push / pull through the CLI with fs storage,
  * server peak RSS, on a shared 2-core machine; bench/results/ab_pull_deno.md):

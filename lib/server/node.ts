@@ -19,7 +19,7 @@
  * with a stream body; reading a small `Response` body ~8 µs whether by reader or `arrayBuffer()`.
  * undici's Request/Response construction, not the bridge, bounds small requests on Node 20.
  * 64 KiB response chunks go out at 1.3-1.5 GB/s, 256 KiB at 2.0-2.2 GB/s (chunk size is the
- * storage's choice; fsStorage reads 256 KiB).
+ * storage's choice; fsStorage reads 512 KiB).
  *
  * Choices that follow: no `signal` on the Request (a client abort reaches the handler as a
  * failing request body, {@link ClientAbortError}, and as a cancelled response body); a
@@ -29,9 +29,10 @@
  *
  * Large byte-stream bodies (fsStorage's blobs) are read with a BYOB reader into 512 KiB buffers
  * from a small pool, each handed back once the socket has taken it ({@link writePooled}): a
- * download allocates nothing per chunk. 1 GiB pull with fs storage (bench/results/ab_pull_deno.md):
- * Deno 3.15 → ~0.4-0.5 CPU s/GiB (it had been fresh 512 KiB buffers plus a full GC every 16 MiB),
- * Node 0.79 → ~0.5.
+ * download allocates nothing per chunk. Server CPU per GiB pulled, 1 GiB with fs storage, before
+ * and after in one run (bench/results/ab_pull_deno.md): Deno 4.3-5.4 → 0.44-0.66 s (it had been
+ * fresh zero-filled 512 KiB buffers plus a full GC every 16 MiB), Node 0.86-1.01 → 0.56-0.80 s
+ * (distribution, which uses sendfile: 0.46 s).
  *
  * @module
  */
@@ -148,6 +149,13 @@ const POOLED_BODY_MIN_BYTES = 256 * 1024;
 /** Size of a pooled response buffer. */
 const POOL_BUFFER_BYTES = 512 * 1024;
 
+/**
+ * Pooled bytes count this much toward the GC nudge: the buffers are reused, but the runtime's
+ * socket writes still leave some garbage (Deno: a 1 GiB pull after a 1 GiB push raised peak RSS
+ * from ~78 to 89-96 MiB without nudges, 79-81 with one every 8 MiB of download).
+ */
+const POOLED_NUDGE_WEIGHT = 1 / 4;
+
 /** Pooled response buffers kept for reuse while idle (2 MiB). */
 const POOL_MAX_IDLE = 4;
 
@@ -179,8 +187,8 @@ async function writePooled(
         await reader.cancel().catch(() => {});
         return;
       }
-      // No GC nudge: these buffers are reused, not garbage.
       exchange.bytesOut += value.byteLength;
+      exchange.onBytes?.(value.byteLength * POOLED_NUDGE_WEIGHT);
       const filled = value.buffer as ArrayBuffer;
       // Only once written (no error): before that the socket may still hold the bytes.
       const written = res.write(value, (error) => error || recycle(filled));
