@@ -32,6 +32,12 @@ function optionsFor(extra: Partial<S3StorageOptions> = {}): S3StorageOptions {
   return { ...env, prefix: `${run}${count++}`, ...extra };
 }
 
+/** Two adapters over one fresh prefix, as two replicas see the bucket. */
+function replicaPair(extra: Partial<S3StorageOptions> = {}) {
+  const options = optionsFor(extra);
+  return { options, a: s3Storage(options), b: s3Storage(options) };
+}
+
 const client = new S3Client(env);
 
 /** Multipart uploads in progress under a storage's prefix. */
@@ -96,9 +102,7 @@ s3("uneven appends become 5 MiB parts plus a tail; reads and ranges cross part e
 s3(
   "replicas: appends alternate between two adapters over one prefix; either reads and commits",
   async () => {
-    const options = optionsFor({ partSize: 5 * MiB });
-    const a = s3Storage(options);
-    const b = s3Storage(options);
+    const { options, a, b } = replicaPair({ partSize: 5 * MiB });
     const bytes = bytesOf(16 * MiB + 5, 32);
     const u = await a.uploads.create("r", { algorithm: "sha256" });
     assert.deepEqual(await b.uploads.get("r", u.id), u);
@@ -144,9 +148,7 @@ s3(
 );
 
 s3("replicas: an append in flight on one adapter makes the other's fail at once", async () => {
-  const options = optionsFor();
-  const a = s3Storage(options);
-  const b = s3Storage(options);
+  const { a, b } = replicaPair();
   const u = await a.uploads.create("r", { algorithm: "sha256" });
   let open = () => {};
   const gate = new Promise<void>((r) => (open = r));
@@ -207,9 +209,7 @@ s3(
 s3(
   "replicas: read and commit refuse a session an append holds; concurrent commits agree",
   async () => {
-    const options = optionsFor({ partSize: 5 * MiB });
-    const a = s3Storage(options);
-    const b = s3Storage(options);
+    const { options, a, b } = replicaPair({ partSize: 5 * MiB });
     const bytes = bytesOf(7 * MiB, 54);
     const u = await a.uploads.create("h", { algorithm: "sha256" });
     await a.uploads.append("h", u.id, 0, chunksOf(bytes.subarray(0, 6 * MiB)));

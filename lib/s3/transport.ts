@@ -13,24 +13,15 @@
  */
 import { AwsClient } from "aws4fetch";
 import { createHash } from "node:crypto";
+import type { S3StorageOptions } from "../storage/s3.ts";
 import { S3Error } from "./errors.ts";
 import { xmlBlocks, xmlText } from "./xml.ts";
 
-/** Where a bucket is and the credentials to use it. */
-export interface S3Connection {
-  /** Service URL, e.g. `https://s3.us-east-1.amazonaws.com`, `http://127.0.0.1:9000`. */
-  endpoint: string;
-  /** The bucket (must exist). */
-  bucket: string;
-  /** Region for signing (`us-east-1`; `auto` for R2). */
-  region: string;
-  /** Access key id. */
-  accessKeyId: string;
-  /** Secret access key. */
-  secretAccessKey: string;
-  /** Session token, for temporary credentials. */
-  sessionToken?: string;
-}
+/** Where a bucket is and the credentials to use it: those fields of the adapter's options. */
+export type S3Connection = Pick<
+  S3StorageOptions,
+  "endpoint" | "bucket" | "region" | "accessKeyId" | "secretAccessKey" | "sessionToken"
+>;
 
 /** Options of the S3 client (lib/s3/client.ts). */
 export interface S3ClientOptions extends S3Connection {
