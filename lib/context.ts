@@ -42,6 +42,12 @@ export interface RequestContext {
   settings: RegistrySettings;
   /** Upload hash states of this process. */
   hashes: UploadHashCache;
+  /**
+   * Ids of the upload sessions a PATCH or PUT of this registry is writing or completing right now:
+   * a second request on the same session waits for none of them and answers 416, so the bytes a
+   * PUT verified are the bytes it commits.
+   */
+  uploadsInUse: Set<string>;
 }
 
 /** A route handler. */

@@ -113,6 +113,7 @@ export function createRegistry(options: RegistryOptions = {}): Registry {
   const router = createRouter(options.basePath);
   const urls = createUrlBuilder(options.basePath);
   const hashes = new UploadHashCache();
+  const uploadsInUse = new Set<string>();
   let lastPurge = 0;
 
   /** The `Allow` value of a 405 (RFC 9110 §15.5.6): what the route serves with these settings. */
@@ -165,7 +166,17 @@ export function createRegistry(options: RegistryOptions = {}): Registry {
       }
       if (match.route === "uploads") maybePurge();
     }
-    const ctx: RequestContext = { request, url, name, params, storage, urls, settings, hashes };
+    const ctx: RequestContext = {
+      request,
+      url,
+      name,
+      params,
+      storage,
+      urls,
+      settings,
+      hashes,
+      uploadsInUse,
+    };
     return await handler(ctx);
   }
 

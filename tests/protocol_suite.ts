@@ -1021,6 +1021,164 @@ export function protocolSuite(label: string, makeStorage: StorageFactory): void 
     },
   );
 
+  /** A request body that sends `first`, then holds until `release(rest)`. */
+  function heldBody(first: Uint8Array) {
+    let release!: (rest: Uint8Array) => void;
+    const rest = new Promise<Uint8Array>((resolve) => release = resolve);
+    let sent = false;
+    const stream = new ReadableStream<Uint8Array>({
+      async pull(controller) {
+        if (!sent) {
+          sent = true;
+          controller.enqueue(first);
+          return;
+        }
+        const last = await rest;
+        if (last.byteLength > 0) controller.enqueue(last);
+        controller.close();
+      },
+    });
+    return { stream, release };
+  }
+
+  /** A promise and the function that resolves it. */
+  function signal<T = void>(): { promise: Promise<T>; resolve: (value: T) => void } {
+    let resolve!: (value: T) => void;
+    const promise = new Promise<T>((r) => resolve = r);
+    return { promise, resolve };
+  }
+
+  /**
+   * `inner` with hooks: `append` is told when an append starts, `commit` is awaited before a
+   * commit runs.
+   */
+  function hooked(
+    inner: Storage,
+    hooks: { append?: () => void; commit?: () => Promise<unknown> },
+  ): Storage {
+    const uploads = new Proxy(inner.uploads, {
+      get(target, key, receiver) {
+        const value = Reflect.get(target, key, receiver);
+        if (typeof value !== "function") return value;
+        const call = (args: unknown[]) =>
+          (value as (...a: unknown[]) => Promise<unknown>).apply(target, args);
+        if (key === "append" && hooks.append) {
+          return (...args: unknown[]) => {
+            hooks.append!();
+            return call(args);
+          };
+        }
+        if (key === "commit" && hooks.commit) {
+          return async (...args: unknown[]) => {
+            await hooks.commit!();
+            return await call(args);
+          };
+        }
+        return (...args: unknown[]) => call(args);
+      },
+    });
+    return {
+      blobs: inner.blobs,
+      uploads,
+      manifests: inner.manifests,
+      tags: inner.tags,
+      repositories: (options) => inner.repositories(options),
+    };
+  }
+
+  uploads(
+    "a PUT while a PATCH of the same session streams is 416; the PATCH's bytes are all committed",
+    async () => {
+      let appending = signal();
+      const storage = hooked(await makeStorage(), { append: () => appending.resolve() });
+      const c = client(createRegistry({ storage }));
+      const head = randomBytes(3000, 61);
+      const tail = randomBytes(5000, 62);
+      const bytes = new Uint8Array([...utf8("0123456789"), ...head, ...tail]);
+      const location = await startUpload(c, "a");
+      const first = await c.call("PATCH", location, { body: utf8("0123456789") });
+      expectStatus(first, 202);
+      appending = signal();
+      const held = heldBody(head);
+      const patching = c.call("PATCH", locationOf(first), { body: held.stream });
+      await appending.promise;
+      const early = await c.call("PUT", withQuery(locationOf(first), { digest: digestOf(bytes) }));
+      expectError(early, 416, "RANGE_INVALID");
+      assert.equal(early.headers.get("Range"), "0-9", "416 tells the bytes received so far");
+      held.release(tail);
+      const patched = await patching;
+      expectStatus(patched, 202);
+      assert.equal(patched.headers.get("Range"), `0-${bytes.byteLength - 1}`);
+      const put = await c.call("PUT", withQuery(locationOf(patched), { digest: digestOf(bytes) }));
+      expectStatus(put, 201);
+      const got = await c.call("GET", `/v2/a/blobs/${digestOf(bytes)}`);
+      equalBytes(got.body, bytes, "committed blob");
+    },
+  );
+
+  uploads(
+    "a PATCH while the PUT of the same session streams its last chunk is 416; the PUT commits",
+    async () => {
+      const appending = signal();
+      const storage = hooked(await makeStorage(), { append: () => appending.resolve() });
+      const c = client(createRegistry({ storage }));
+      const head = randomBytes(4000, 63);
+      const tail = randomBytes(4000, 64);
+      const bytes = new Uint8Array([...head, ...tail]);
+      const location = await startUpload(c, "a");
+      const held = heldBody(head);
+      const putting = c.call("PUT", withQuery(location, { digest: digestOf(bytes) }), {
+        body: held.stream,
+      });
+      await appending.promise;
+      const late = await c.call("PATCH", location, { body: utf8("intruder") });
+      expectError(late, 416, "RANGE_INVALID");
+      held.release(tail);
+      expectStatus(await putting, 201);
+      const got = await c.call("GET", `/v2/a/blobs/${digestOf(bytes)}`);
+      equalBytes(got.body, bytes, "committed blob holds exactly the verified bytes");
+    },
+  );
+
+  uploads(
+    "bytes appended by another process between the digest check and the commit: never a 201",
+    async () => {
+      const inner = await makeStorage();
+      // The commit waits until another registry over the same storage (another process, which
+      // this one's per-session guard cannot see) has appended to the session.
+      const committing = signal();
+      const appended = signal<unknown>();
+      const storage = hooked(inner, {
+        commit: () => {
+          committing.resolve();
+          return appended.promise;
+        },
+      });
+      const logged: string[] = [];
+      const logger = { error: (error: unknown) => logged.push(String(error)) };
+      const one = client(createRegistry({ storage, logger }));
+      const two = client(createRegistry({ storage: inner, logger }));
+      const bytes = randomBytes(6000, 65);
+      const location = await startUpload(one, "a");
+      expectStatus(await one.call("PATCH", location, { body: bytes }), 202);
+      const putting = one.call("PUT", withQuery(location, { digest: digestOf(bytes) }));
+      await committing.promise;
+      const extra = await two.call("PATCH", location, {
+        headers: { "Content-Range": "6000-6001" },
+        body: utf8("!!"),
+      });
+      appended.resolve(extra);
+      const put = await putting;
+      assert.notEqual(put.status, 201, "a commit of other bytes than the verified ones is no 201");
+      expectStatus(put, 416, 500);
+      const got = await one.call("GET", `/v2/a/blobs/${digestOf(bytes)}`);
+      if (got.status === 200) {
+        equalBytes(got.body, bytes, "a visible blob holds the verified bytes");
+      } else expectError(got, 404, "BLOB_UNKNOWN");
+      if (put.status === 500) assert.match(logged.join("\n"), /verified 6000/);
+    },
+  );
+
   uploads("cancel: DELETE on the session answers 204, then the session is 404", async () => {
     const { c } = await fresh();
     const location = await startUpload(c, "a");

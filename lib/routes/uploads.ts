@@ -30,10 +30,15 @@ function sessionHeaders(ctx: RequestContext, upload: UploadInfo): Record<string,
   };
 }
 
-function outOfOrder(ctx: RequestContext, id: string, size: number): RegistryError {
+function outOfOrder(
+  ctx: RequestContext,
+  id: string,
+  size: number,
+  message = "chunk is out of order: its start is not the number of bytes received",
+): RegistryError {
   return new RegistryError("RANGE_INVALID", { received: size }, {
     status: 416,
-    message: "chunk is out of order: its start is not the number of bytes received",
+    message,
     headers: {
       Location: ctx.urls.upload(ctx.name, id),
       Range: uploadRange(size),
@@ -48,6 +53,28 @@ async function requireUpload(ctx: RequestContext): Promise<UploadInfo> {
   const upload = await ctx.storage.uploads.get(ctx.name, id);
   if (!upload) throw uploadUnknown(id);
   return upload;
+}
+
+const SESSION_BUSY = "another request is writing to or completing this upload session";
+
+/**
+ * Run `write` (a PATCH or PUT of `upload`) alone on its session in this registry: a concurrent
+ * PATCH or PUT of the same session answers 416 with the bytes received, as an append that loses
+ * the storage's offset check does. Without it, a PATCH landing between a PUT's digest check and
+ * its commit would make the committed bytes differ from the verified ones.
+ */
+async function alone(
+  ctx: RequestContext,
+  upload: UploadInfo,
+  write: () => Promise<Response>,
+): Promise<Response> {
+  if (ctx.uploadsInUse.has(upload.id)) throw outOfOrder(ctx, upload.id, upload.size, SESSION_BUSY);
+  ctx.uploadsInUse.add(upload.id);
+  try {
+    return await write();
+  } finally {
+    ctx.uploadsInUse.delete(upload.id);
+  }
 }
 
 /**
@@ -116,8 +143,26 @@ async function complete(ctx: RequestContext, upload: UploadInfo, digest: string)
     await ctx.storage.uploads.cancel(ctx.name, upload.id);
     throw new RegistryError("DIGEST_INVALID", { expected: digest, actual });
   }
-  const blob = await ctx.storage.uploads.commit(ctx.name, upload.id, digest);
+  let blob;
+  try {
+    blob = await ctx.storage.uploads.commit(ctx.name, upload.id, digest);
+  } catch (error) {
+    // Another process appended to the session, or holds it: nothing was committed.
+    if (error instanceof UploadOffsetError) {
+      throw outOfOrder(ctx, upload.id, error.size, SESSION_BUSY);
+    }
+    throw error;
+  }
   if (!blob) throw uploadUnknown(upload.id);
+  if (blob.size !== upload.size) {
+    // Bytes were appended between the digest check and the commit (by another process: this one
+    // runs one write per session). The storage contract cannot refuse that yet: hide the blob
+    // from this repository and never say 201.
+    await ctx.storage.blobs.unlink(ctx.name, digest).catch(() => false);
+    throw new Error(
+      `upload ${upload.id} committed ${blob.size} bytes as ${digest}, verified ${upload.size}`,
+    );
+  }
   return empty(201, {
     Location: ctx.urls.blob(ctx.name, digest),
     "Docker-Content-Digest": digest,
@@ -172,20 +217,26 @@ export async function startUpload(ctx: RequestContext): Promise<Response> {
 
 /** PATCH `/v2/<name>/blobs/uploads/<id>`: append a chunk (Content-Range) or a stream. */
 export async function patchUpload(ctx: RequestContext): Promise<Response> {
-  const upload = await appendBody(ctx, await requireUpload(ctx));
-  return empty(202, sessionHeaders(ctx, upload));
+  const upload = await requireUpload(ctx);
+  return await alone(ctx, upload, async () => {
+    const updated = await appendBody(ctx, upload);
+    return empty(202, sessionHeaders(ctx, updated));
+  });
 }
 
 /** PUT `/v2/<name>/blobs/uploads/<id>?digest=`: optional last chunk, then complete. */
 export async function putUpload(ctx: RequestContext): Promise<Response> {
   const digest = ctx.url.searchParams.get("digest");
   requireDigest(digest);
-  let upload = await requireUpload(ctx);
+  const session = await requireUpload(ctx);
   const { request } = ctx;
   const hasBody = request.body !== null &&
     (contentLength(request) ?? 1) > 0;
-  if (hasBody || request.headers.has("Content-Range")) upload = await appendBody(ctx, upload);
-  return await complete(ctx, upload, digest as string);
+  return await alone(ctx, session, async () => {
+    let upload = session;
+    if (hasBody || request.headers.has("Content-Range")) upload = await appendBody(ctx, upload);
+    return await complete(ctx, upload, digest as string);
+  });
 }
 
 /** GET `/v2/<name>/blobs/uploads/<id>`: 204 with the bytes received as `Range`. */
