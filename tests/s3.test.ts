@@ -241,6 +241,29 @@ s3(
   },
 );
 
+s3("a completion whose answer was lost (the multipart upload is gone) is recognised", async () => {
+  const options = optionsFor({ partSize: 5 * MiB });
+  const s = s3Storage(options);
+  const bytes = bytesOf(7 * MiB, 55);
+  const u = await s.uploads.create("lost", { algorithm: "sha256" });
+  await s.uploads.append("lost", u.id, 0, chunksOf(bytes));
+  // Complete it behind the adapter's back, as a first CompleteMultipartUpload whose response
+  // never arrived would have: the recorded parts plus the tail as the last part.
+  const dir = `${options.prefix}/uploads/${u.id}/`;
+  const state = JSON.parse(new TextDecoder().decode((await client.getBytes(`${dir}state`))!.bytes));
+  const tail = (await client.getBytes(state.tail.key))!.bytes;
+  const { uploadId, parts } = state.multipart;
+  const tailEtag = await client.uploadPart(`${dir}data`, uploadId, 2, tail);
+  await client.completeMultipartUpload(`${dir}data`, uploadId, [
+    { partNumber: 1, etag: parts[0].etag },
+    { partNumber: 2, etag: tailEtag },
+  ]);
+  assert.equal(digestOf(await readAll((await s.uploads.read("lost", u.id))!)), digestOf(bytes));
+  const d = digestOf(bytes);
+  assert.deepEqual(await s.uploads.commit("lost", u.id, d), { digest: d, size: bytes.byteLength });
+  assert.ok(Buffer.compare(await readAll((await s.blobs.read("lost", d))!), bytes) === 0);
+});
+
 s3("a body failing after a part was uploaded leaves the session as it was", async () => {
   const options = optionsFor({ partSize: 5 * MiB });
   const s = s3Storage(options);

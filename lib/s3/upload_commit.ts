@@ -17,6 +17,7 @@
  */
 import { type BlobInfo, UploadOffsetError } from "../storage/types.ts";
 import type { S3Client } from "./client.ts";
+import { S3Error } from "./errors.ts";
 import type { Layout } from "./layout.ts";
 import { asPartInfo, copyObjectOfSize, copyParts } from "./part_stream.ts";
 import { type Loaded, released, type SessionRecords } from "./session_records.ts";
@@ -103,9 +104,15 @@ async function settle(
     }
     await s3.completeMultipartUpload(dataKey, uploadId, parts);
   } catch (error) {
-    if (created) await s3.abortMultipartUpload(dataKey, created).catch(() => {});
-    await records.save(released(claimed.state), claimed.etag).catch(() => {});
-    throw error;
+    // A completion whose answer was lost (a retry then finds no upload) left the whole object.
+    const completedBefore = !created && error instanceof S3Error &&
+      error.code === "NoSuchUpload" &&
+      (await s3.headObject(dataKey).catch(() => undefined))?.size === state.size;
+    if (!completedBefore) {
+      if (created) await s3.abortMultipartUpload(dataKey, created).catch(() => {});
+      await records.save(released(claimed.state), claimed.etag).catch(() => {});
+      throw error;
+    }
   }
   const completed = { ...claimed.state, multipart: undefined, base: state.size, tail: undefined };
   const next = kind === "read" ? released(completed) : completed;
