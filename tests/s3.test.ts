@@ -40,6 +40,16 @@ function replicaPair(extra: Partial<S3StorageOptions> = {}) {
 
 const client = new S3Client(env);
 
+/** Resolves once an append (or read, commit) holds session `id` under `prefix`. */
+async function held(prefix: string, id: string): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    const state = await client.getBytes(`${prefix}/uploads/${id}/state`);
+    if (state && JSON.parse(new TextDecoder().decode(state.bytes)).writer) return;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error(`session ${id} was never claimed`);
+}
+
 /** Multipart uploads in progress under a storage's prefix. */
 async function multipartUploads(prefix: string): Promise<number> {
   return (await client.listMultipartUploads(`${prefix}/`)).length;
@@ -148,17 +158,17 @@ s3(
 );
 
 s3("replicas: an append in flight on one adapter makes the other's fail at once", async () => {
-  const { a, b } = replicaPair();
+  const { options, a, b } = replicaPair();
   const u = await a.uploads.create("r", { algorithm: "sha256" });
   let open = () => {};
   const gate = new Promise<void>((r) => (open = r));
-  async function* held() {
+  async function* slow() {
     yield bytesOf(100, 33);
     await gate;
     yield bytesOf(50, 34);
   }
-  const first = a.uploads.append("r", u.id, 0, held());
-  await new Promise((r) => setTimeout(r, 300));
+  const first = a.uploads.append("r", u.id, 0, slow());
+  await held(options.prefix!, u.id);
   await assert.rejects(
     b.uploads.append("r", u.id, 0, chunksOf(bytesOf(10))),
     (e: unknown) => e instanceof UploadOffsetError && e.size === 0,
@@ -215,13 +225,13 @@ s3(
     await a.uploads.append("h", u.id, 0, chunksOf(bytes.subarray(0, 6 * MiB)));
     let open = () => {};
     const gate = new Promise<void>((r) => (open = r));
-    async function* held() {
+    async function* slow() {
       yield bytes.subarray(6 * MiB, 6 * MiB + 10);
       await gate;
       yield bytes.subarray(6 * MiB + 10);
     }
-    const appending = a.uploads.append("h", u.id, 6 * MiB, held());
-    await new Promise((r) => setTimeout(r, 300));
+    const appending = a.uploads.append("h", u.id, 6 * MiB, slow());
+    await held(options.prefix!, u.id);
     const d = digestOf(bytes);
     const busy = (e: unknown) => e instanceof UploadOffsetError && e.size === 6 * MiB;
     await assert.rejects(b.uploads.read("h", u.id), busy);
