@@ -1467,6 +1467,36 @@ export function protocolSuite(label: string, makeStorage: StorageFactory): void 
     },
   );
 
+  manifests(
+    "If-None-Match with the ETag answers 304 (weak, lists and *); another answers 200",
+    async () => {
+      const { c } = await fresh();
+      const { manifest } = await pushImage(c, "a", "m-etag", "v1");
+      for (const ref of ["v1", manifest.digest]) {
+        for (const method of ["GET", "HEAD"]) {
+          for (
+            const value of [
+              `"${manifest.digest}"`,
+              `W/"${manifest.digest}"`,
+              `"x", W/"${manifest.digest}"`,
+              "*",
+            ]
+          ) {
+            const hit = await c.call(method, `/v2/a/manifests/${ref}`, {
+              headers: { Accept: OCI_MANIFEST, "If-None-Match": value },
+            });
+            expectStatus(hit, 304);
+            assert.equal(hit.body.length, 0, `${method} ${ref} ${value}: 304 has no body`);
+          }
+          const miss = await c.call(method, `/v2/a/manifests/${ref}`, {
+            headers: { Accept: OCI_MANIFEST, "If-None-Match": `"${digestOf(utf8("other"))}"` },
+          });
+          expectStatus(miss, 200);
+        }
+      }
+    },
+  );
+
   manifests("PUT by digest stores it; the same bytes under several tags", async () => {
     const { c } = await fresh();
     const { manifest } = await pushImageBlobs(c, "a", "m2");

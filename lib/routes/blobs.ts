@@ -8,21 +8,10 @@ import { RegistryError } from "../errors.ts";
 import { parseRange } from "../range.ts";
 import { API_VERSION_HEADERS, empty } from "../responses.ts";
 import { requireDigest } from "./params.ts";
+import { matchesIfNoneMatch } from "../conditional.ts";
 
 function blobUnknown(digest: string): RegistryError {
   return new RegistryError("BLOB_UNKNOWN", { digest });
-}
-
-/**
- * Whether an `If-None-Match` value names `etag`: `*`, or any listed entity tag under the weak
- * comparison RFC 9110 §13.1.2 prescribes (a `W/` prefix does not matter).
- */
-function matchesIfNoneMatch(header: string | null, etag: string): boolean {
-  if (header === null) return false;
-  return header.split(",").some((entry) => {
-    const tag = entry.trim();
-    return tag === "*" || tag === etag || tag === `W/${etag}`;
-  });
 }
 
 /** GET or HEAD `/v2/<name>/blobs/<digest>`. */

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { matchesIfNoneMatch } from "../conditional.ts";
 import { contentLength, readBounded } from "../body.ts";
 import type { RequestContext } from "../context.ts";
 import { RegistryError } from "../errors.ts";
@@ -51,8 +52,7 @@ export async function getManifest(ctx: RequestContext): Promise<Response> {
     "Docker-Content-Digest": record.digest,
     "ETag": etag,
   };
-  const ifNoneMatch = ctx.request.headers.get("If-None-Match");
-  if (ifNoneMatch && ifNoneMatch.split(",").some((t) => t.trim() === etag)) {
+  if (matchesIfNoneMatch(ctx.request.headers.get("If-None-Match"), etag)) {
     return new Response(null, { status: 304, headers });
   }
   const body = ctx.request.method === "HEAD" ? null : record.bytes as Uint8Array<ArrayBuffer>;

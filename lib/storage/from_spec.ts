@@ -5,7 +5,7 @@
  * @module
  */
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import process from "node:process";
 import { fsStorage } from "./fs.ts";
 import { memoryStorage } from "./memory.ts";
@@ -25,10 +25,27 @@ export class StorageSpecError extends Error {
   }
 }
 
+/**
+ * Create `dir` and its missing parents one level at a time. Not `mkdirSync(dir, { recursive })`:
+ * on Node 20 that loops forever when a parent refuses new entries with ENOENT (`/proc/x`).
+ */
+function makeDirs(dir: string): void {
+  try {
+    mkdirSync(dir);
+  } catch (error) {
+    const code = (error as { code?: string })?.code;
+    if (code === "EEXIST") return;
+    const parent = dirname(dir);
+    if (code !== "ENOENT" || parent === dir) throw error;
+    makeDirs(parent);
+    mkdirSync(dir);
+  }
+}
+
 /** Create `dir` if needed and prove that files can be written in it. */
 function ensureWritableDir(dir: string): void {
   try {
-    mkdirSync(dir, { recursive: true });
+    makeDirs(dir);
     const probe = join(dir, `.write-probe-${Date.now()}-${Math.random().toString(36).slice(2)}`);
     writeFileSync(probe, "");
     rmSync(probe, { force: true });
