@@ -129,7 +129,16 @@ async function uploadedDigest(ctx: RequestContext, upload: UploadInfo, algorithm
   if (state && state.offset === upload.size && state.algorithm === algorithm) {
     return state.hasher.digest();
   }
-  const stream = await ctx.storage.uploads.read(ctx.name, upload.id);
+  let stream;
+  try {
+    stream = await ctx.storage.uploads.read(ctx.name, upload.id);
+  } catch (error) {
+    // Another process holds the session (an append in flight): the client retries later.
+    if (error instanceof UploadOffsetError) {
+      throw outOfOrder(ctx, upload.id, error.size, SESSION_BUSY);
+    }
+    throw error;
+  }
   if (!stream) throw uploadUnknown(upload.id);
   return await digestStream(algorithm, stream as unknown as AsyncIterable<Uint8Array>);
 }
