@@ -27,12 +27,13 @@
  * chunk by chunk, waiting for `drain`; `requestTimeout` 0 (Node's 300 s default kills large
  * uploads) with a 120 s idle timeout per connection.
  *
- * Large byte-stream bodies (fsStorage's blobs) are read with a BYOB reader into 512 KiB buffers
- * from a small pool, each handed back once the socket has taken it ({@link writePooled}): a
- * download allocates nothing per chunk. Server CPU per GiB pulled, 1 GiB with fs storage, before
- * and after in one run (bench/results/ab_pull_deno.md): Deno 4.3-5.4 → 0.44-0.66 s (it had been
- * fresh zero-filled 512 KiB buffers plus a full GC every 16 MiB), Node 0.86-1.01 → 0.56-0.80 s
- * (distribution, which uses sendfile: 0.46 s).
+ * Large byte-stream bodies (fsStorage's blobs) are read with a BYOB reader into 1 MiB buffers
+ * from a small pool, each handed back once the socket has taken it, the next chunk read while the
+ * socket drains the current one ({@link writePooled}): a download allocates nothing per chunk.
+ * Before/after in one run each (bench/results/ab_pull_deno.md): Deno's CPU per GiB pulled 3.4-5.1
+ * → 0.4-0.7 s (it had been fresh zero-filled 512 KiB chunks plus a full GC every 16 MiB); Node
+ * 0.68-0.83 → 0.59-0.67 s, 256 MiB pulls 0.76× → 1.10× distribution's (which uses sendfile:
+ * ~0.5 s); 512 KiB buffers gave 0.78-0.86×.
  *
  * @module
  */
@@ -147,7 +148,7 @@ function waitForDrain(res: ServerResponse): Promise<void> {
 const POOLED_BODY_MIN_BYTES = 256 * 1024;
 
 /** Size of a pooled response buffer. */
-const POOL_BUFFER_BYTES = 512 * 1024;
+const POOL_BUFFER_BYTES = 1024 * 1024;
 
 /**
  * Pooled bytes count this much toward the GC nudge: the buffers are reused, but the runtime's
@@ -156,13 +157,14 @@ const POOL_BUFFER_BYTES = 512 * 1024;
  */
 const POOLED_NUDGE_WEIGHT = 1 / 4;
 
-/** Pooled response buffers kept for reuse while idle (2 MiB). */
+/** Pooled response buffers kept for reuse while idle (4 MiB). */
 const POOL_MAX_IDLE = 4;
 
 /**
  * Send a byte-stream body by reading it into buffers taken from `pool` and handing each back once
  * the socket has taken its bytes (the write callback), so a large download allocates nothing per
- * chunk: no garbage piles up between collections, and nothing is zero-filled. fsStorage's bodies
+ * chunk: no garbage piles up between collections, and nothing is zero-filled. The next chunk is
+ * read while the socket drains the current one. fsStorage's bodies
  * are byte streams (lib/storage/fs_read.ts).
  */
 async function writePooled(
@@ -174,11 +176,16 @@ async function writePooled(
   const recycle = (buffer: ArrayBuffer) => {
     if (pool.length < POOL_MAX_IDLE && buffer.byteLength === POOL_BUFFER_BYTES) pool.push(buffer);
   };
+  const next = () => {
+    const read = reader.read(new Uint8Array(pool.pop() ?? new ArrayBuffer(POOL_BUFFER_BYTES)));
+    read.catch(() => {}); // awaited below; may fail while the loop waits for `drain`
+    return read;
+  };
   exchange.abort = () => reader.cancel().catch(() => {});
   try {
+    let pending = next();
     for (;;) {
-      const buffer = pool.pop() ?? new ArrayBuffer(POOL_BUFFER_BYTES);
-      const { done, value } = await reader.read(new Uint8Array(buffer));
+      const { done, value } = await pending;
       if (done) {
         if (value) recycle(value.buffer as ArrayBuffer);
         break;
@@ -192,6 +199,8 @@ async function writePooled(
       const filled = value.buffer as ArrayBuffer;
       // Only once written (no error): before that the socket may still hold the bytes.
       const written = res.write(value, (error) => error || recycle(filled));
+      // Read the next chunk while the socket takes this one.
+      pending = next();
       if (!written) await waitForDrain(res);
     }
   } catch {

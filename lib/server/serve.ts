@@ -33,8 +33,8 @@ export interface AnyServeOptions extends ServeOptions {
    * downloads; bench/results/ab_pull_deno.md): Deno.serve reads a chunked (streamed, no
    * Content-Length) request body at 7-31 MiB/s as soon as the handler does async I/O per chunk,
    * against 200-250 MiB/s for Deno's node:http (what docker and skopeo send); monolithic pushes
-   * and 1 GiB pulls are even (push 220-290 MiB/s; pull 1.4-2.0 GB/s, ~0.4 CPU s/GiB, both); peak
-   * RSS alike. Deno.serve answers ~1.5× the small requests per second (~18k vs ~12k, trivial
+   * and 1 GiB pulls are even (push ~2.5 CPU s/GiB, pull 0.4-0.5 CPU s/GiB and 0.9-1.9 GB/s, both);
+   * peak RSS alike. Deno.serve answers ~1.5× the small requests per second (~18k vs ~12k, trivial
    * handler), which matters less to a registry than pushes.
    */
   server?: ServerKind;
