@@ -16,6 +16,9 @@
  * than {@link STALE_MS}. Like the tag locks (fs_lock.ts), this assumes that processes sharing a
  * host name share a pid namespace.
  *
+ * The calls of an uncontended claim and its release are synchronous (see fs_uploads.ts for
+ * why); looking at a taken claim and breaking a stale one are rare, and asynchronous.
+ *
  * Breaking a stale claim must not break a fresh one that took its name meanwhile. The breaker
  * first links the claim to `claim-<offset>.broken-<nonce>` (the nonce of the holder it judged
  * stale): `link` fails if that name exists, so exactly one process breaks a given claim, and the
@@ -29,7 +32,7 @@
  *
  * @module
  */
-import { promises as fsp } from "node:fs";
+import { linkSync, promises as fsp, unlinkSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
@@ -195,9 +198,7 @@ export async function claimOffset(
   const nonce = randomName(12);
   const pending = join(dir, `pending-${nonce}`);
   try {
-    await fsp.writeFile(pending, `${process.pid} ${HOST} ${INSTANCE} ${nonce} ${kind}`, {
-      flag: "wx",
-    });
+    writeFileSync(pending, `${process.pid} ${HOST} ${INSTANCE} ${nonce} ${kind}`, { flag: "wx" });
   } catch (error) {
     if (isMissing(error)) return { missing: true };
     throw error;
@@ -206,7 +207,7 @@ export async function claimOffset(
   try {
     for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
       try {
-        await fsp.link(pending, path);
+        linkSync(pending, path);
         return hold(path, nonce);
       } catch (error) {
         const code = errorCode(error);
@@ -221,7 +222,11 @@ export async function claimOffset(
       else await fsp.unlink(path).catch(() => {}); // garbage, not written by this module
     }
   } finally {
-    await fsp.unlink(pending).catch(() => {});
+    try {
+      unlinkSync(pending);
+    } catch {
+      // The session ended meanwhile: gone with it.
+    }
   }
   // Still taken after all this: someone else is breaking it or keeps taking it. Busy, as if held.
   return { missing: false, holder };
@@ -244,7 +249,7 @@ function hold(path: string, nonce: string): Claim {
         if (held.get(path) !== nonce) return;
         try {
           // Removed while it is still marked held: nobody takes it for stale meanwhile.
-          await fsp.unlink(path);
+          unlinkSync(path);
         } catch (error) {
           if (!isMissing(error)) throw error;
         } finally {
