@@ -16,7 +16,7 @@
  *   (several full compacting collections, 25-250 ms each, whatever the options): every 16 MiB it
  *   cost 3-5× the transfer throughput and still left 88 MiB, so it is not used. Only V8's own
  *   (`deno run --v8-flags=--expose-gc`) runs young-generation collections (0.1 ms); with it, a
- *   nudge every 2 MiB holds a 1 GiB push at 78-84 MiB instead of 130-170, every 8 MiB at 88-105.
+ *   nudge every 2 MiB holds a 1 GiB push at 76-84 MiB instead of 130-170, every 8 MiB at 88-105.
  *   Without the flag there is no nudge on Deno.
  * - Bun: 86 MiB without, 81 with: not worth the extra stream wrapping, so off.
  *
