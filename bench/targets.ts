@@ -172,7 +172,15 @@ function runtimeTargets(entry: string, suffix: string): Target[] {
       command(dir, port, flags = []) {
         return {
           cmd: join(BIN, "deno"),
-          args: ["run", "-A", ...flags, entry, ...cliArgs(join(dir, "data"), port)],
+          // As README.md tells Deno users: V8's own gc exposed, for lib/server/gc_nudge.ts.
+          args: [
+            "run",
+            "-A",
+            "--v8-flags=--expose-gc",
+            ...flags,
+            entry,
+            ...cliArgs(join(dir, "data"), port),
+          ],
         };
       },
     },
