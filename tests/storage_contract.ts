@@ -443,6 +443,26 @@ export function storageContract(
     assert.equal(await s.uploads.append("lib/c", u.id, 12_345, chunksOf(bytes)), undefined);
   });
 
+  test("uploads: commit with the verified size refuses a session holding other bytes", async () => {
+    const s = await fresh();
+    const bytes = bytesOf(6000, 21);
+    const u = await s.uploads.create("v", { algorithm: "sha256" });
+    await s.uploads.append("v", u.id, 0, chunksOf(bytes.subarray(0, 4000)));
+    // The handler verified 4000 bytes; another process appended 2000 more meanwhile.
+    const verified = digestOf(bytes.subarray(0, 4000));
+    await s.uploads.append("v", u.id, 4000, chunksOf(bytes.subarray(4000)));
+    await assert.rejects(
+      s.uploads.commit("v", u.id, verified, 4000),
+      (error: unknown) => error instanceof UploadOffsetError && error.size === 6000,
+    );
+    assert.equal(await s.blobs.stat("v", verified), undefined, "nothing committed");
+    assert.equal(await s.blobs.link("v", verified), undefined, "nothing stored");
+    assert.equal((await s.uploads.get("v", u.id))?.size, 6000, "the session is intact");
+    const whole = digestOf(bytes);
+    assert.deepEqual(await s.uploads.commit("v", u.id, whole, 6000), { digest: whole, size: 6000 });
+    assertBytes(await readAll((await s.blobs.read("v", whole))!), bytes);
+  });
+
   test("uploads: sha512 sessions commit under a sha512 digest", async () => {
     const s = await fresh();
     const bytes = bytesOf(3000, 15);

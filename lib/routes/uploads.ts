@@ -154,7 +154,7 @@ async function complete(ctx: RequestContext, upload: UploadInfo, digest: string)
   }
   let blob;
   try {
-    blob = await ctx.storage.uploads.commit(ctx.name, upload.id, digest);
+    blob = await ctx.storage.uploads.commit(ctx.name, upload.id, digest, upload.size);
   } catch (error) {
     // Another process appended to the session, or holds it: nothing was committed.
     if (error instanceof UploadOffsetError) {
@@ -164,9 +164,9 @@ async function complete(ctx: RequestContext, upload: UploadInfo, digest: string)
   }
   if (!blob) throw uploadUnknown(upload.id);
   if (blob.size !== upload.size) {
-    // Bytes were appended between the digest check and the commit (by another process: this one
-    // runs one write per session). The storage contract cannot refuse that yet: hide the blob
-    // from this repository and never say 201.
+    // The adapter committed other bytes than were verified: one that ignores the contract's
+    // `size` (the built-in adapters refuse with UploadOffsetError instead). Hide the blob from
+    // this repository and never say 201.
     await ctx.storage.blobs.unlink(ctx.name, digest).catch(() => false);
     throw new Error(
       `upload ${upload.id} committed ${blob.size} bytes as ${digest}, verified ${upload.size}`,

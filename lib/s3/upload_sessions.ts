@@ -121,8 +121,13 @@ export function s3UploadStore(
       return read?.stream;
     },
 
-    async commit(repository: string, id: string, digest: string): Promise<BlobInfo | undefined> {
-      const blob = await commitSession(context, repository, id, digest, handedOut.get(id));
+    async commit(
+      repository: string,
+      id: string,
+      digest: string,
+      size?: number,
+    ): Promise<BlobInfo | undefined> {
+      const blob = await commitSession(context, repository, id, digest, size ?? handedOut.get(id));
       handedOut.delete(id);
       if (blob) await removeObjects(id).catch(() => {});
       return blob;

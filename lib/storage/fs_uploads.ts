@@ -340,7 +340,7 @@ export function fsUploads(layout: FsLayout, options: FsUploadsOptions): Required
       return fileStream([{ path, start: 0, end: size - 1 }]);
     },
 
-    async commit(repository, id, digest): Promise<BlobInfo | undefined> {
+    async commit(repository, id, digest, verified): Promise<BlobInfo | undefined> {
       const dest = layout.blob(digest);
       if (!(await session(repository, id))) return undefined;
       const dir = layout.upload(id);
@@ -364,6 +364,8 @@ export function fsUploads(layout: FsLayout, options: FsUploadsOptions): Required
           const now = readSize(dir);
           if (now === undefined) return await committedElsewhere(repository, digest);
           if (now !== size) throw new UploadOffsetError(now);
+          // Not the bytes the handler verified (appended to after it hashed).
+          if (verified !== undefined && now !== verified) throw new UploadOffsetError(now);
           if (flushing?.id === id) await flushing.done;
           await storeBlob(dir, dest, size);
           await writeLink(layout, repository, digest);

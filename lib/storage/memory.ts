@@ -258,9 +258,17 @@ export function memoryStorage(): Storage {
         if (!s) return Promise.resolve(undefined);
         return Promise.resolve(streamChunks([...s.chunks.list], 0, s.chunks.size - 1));
       },
-      commit(repository: string, id: string, digest: Digest): Promise<BlobInfo | undefined> {
+      commit(
+        repository: string,
+        id: string,
+        digest: Digest,
+        size?: number,
+      ): Promise<BlobInfo | undefined> {
         const s = session(repository, id);
         if (!s) return Promise.resolve(undefined);
+        if (size !== undefined && s.chunks.size !== size) {
+          return Promise.reject(new UploadOffsetError(s.chunks.size));
+        }
         sessions.delete(id);
         let c = contents.get(digest);
         if (!c) contents.set(digest, c = contentOf(s.chunks));

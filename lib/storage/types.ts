@@ -165,8 +165,18 @@ export interface UploadStore {
    * Make the session's bytes visible as blob `digest` (already verified by the handler) and link
    * it into `repository`, atomically; the session ends. Answers the blob's info, or `undefined`
    * if the session is unknown.
+   *
+   * `size` is the number of bytes the handler verified `digest` over. When given, a session
+   * holding any other number of bytes (another process appended after the handler hashed) is
+   * refused with {@link UploadOffsetError} carrying the session's size, and nothing is committed;
+   * the check is atomic with the commit (no append can land between them).
    */
-  commit(repository: string, id: string, digest: Digest): Promise<BlobInfo | undefined>;
+  commit(
+    repository: string,
+    id: string,
+    digest: Digest,
+    size?: number,
+  ): Promise<BlobInfo | undefined>;
   /** End the session and drop its bytes. Idempotent; true if it existed. */
   cancel(repository: string, id: string): Promise<boolean>;
   /** Optional: purge sessions created before `before` (ms since epoch). Answers how many. */
