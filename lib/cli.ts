@@ -29,12 +29,14 @@ Usage: fetch-registry [--host ADDRESS] [--port PORT] [--storage STORAGE] [--serv
 Options:
   --host ADDRESS     address to listen on (default 127.0.0.1; 0.0.0.0 for every interface)
   --port PORT        TCP port (default 5000; 0 picks a free one)
-  --storage STORAGE  memory | fs:DIR | s3://BUCKET (default ${DEFAULT_STORAGE_SPEC})
+  --storage STORAGE  memory | fs:DIR | s3://BUCKET[/PREFIX][?endpoint=URL&region=REGION]
+                     (default ${DEFAULT_STORAGE_SPEC}); S3 credentials from AWS_ACCESS_KEY_ID and
+                     AWS_SECRET_ACCESS_KEY
   --server KIND      auto (default: Bun.serve on Bun, node:http on Node and Deno), native
                      (Deno.serve / Bun.serve) or node (node:http on any runtime)
   -h, --help         show this help
 
-Runs as: npx tsx lib/cli.ts | deno run -A lib/cli.ts | bun lib/cli.ts
+Runs as: npx tsx lib/cli.ts | deno run -A --v8-flags=--expose-gc lib/cli.ts | bun lib/cli.ts
 Logs one line per request: time method path status bytes duration.
 SIGINT/SIGTERM: finish in-flight requests (up to 10 s), then exit; a second signal exits at once.`;
 
