@@ -28,11 +28,13 @@ const WAIT_MS = STALE_LOCK_MS + 15_000;
 const HOST = hostname();
 const decoder = new TextDecoder();
 
-function sleep(ms: number): Promise<void> {
+/** Resolves after `ms` milliseconds. */
+export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-function processGone(pid: number): boolean {
+/** Whether no process `pid` runs on this host (signal 0 answers ESRCH). */
+export function processGone(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return false;

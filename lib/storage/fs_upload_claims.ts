@@ -38,6 +38,7 @@ import { join } from "node:path";
 import process from "node:process";
 import { clearInterval, setInterval } from "node:timers";
 import { errorCode, isMissing, randomName } from "./fs_io.ts";
+import { processGone } from "./fs_lock.ts";
 
 /** A claim whose holder is on another host and that is older than this is stale. */
 export const STALE_MS = 60_000;
@@ -95,15 +96,6 @@ function parseHolder(text: string): ClaimHolder | undefined {
   }
   if (kind !== "append" && kind !== "commit") return undefined;
   return { pid: Number(pid), host, instance, nonce, kind };
-}
-
-function processGone(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return false;
-  } catch (error) {
-    return errorCode(error) === "ESRCH";
-  }
 }
 
 /** The claim's holder and modification time, or undefined when the file is gone. */

@@ -48,6 +48,7 @@ import {
 } from "./fs_io.ts";
 import type { FsLayout } from "./fs_paths.ts";
 import { fileStream } from "./fs_read.ts";
+import { sleep } from "./fs_lock.ts";
 import { claimOffset } from "./fs_upload_claims.ts";
 import {
   type BlobInfo,
@@ -75,10 +76,6 @@ interface Stored {
 export interface FsUploadsOptions {
   /** Sessions created longer ago than this are expired: unknown, and purged. */
   ttlMs: number;
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 // The session's small files (`size`, and the claims in fs_upload_claims.ts) are read and written
