@@ -234,6 +234,20 @@ function loadStep(id: string, method: string, by: "tag" | "digest"): Step {
   };
 }
 
+/** Size of each warm-up push. */
+export const WARM_UP_SIZE = 64 * MIB;
+
+/**
+ * Before the first round, one unmeasured push of {@link WARM_UP_SIZE} in each mode, on every
+ * server alike: the first requests of a JavaScript server run in its interpreter until the JIT has
+ * compiled the hot paths, which a long-running registry has long done.
+ */
+export async function warmUp(env: StepEnv): Promise<void> {
+  for (const mode of ["monolithic", "chunked", "streamed"]) {
+    await pushPayload(env, WARM_UP_SIZE, mode);
+  }
+}
+
 /** Per-server setup (once): an image tagged `latest`, and `tags` tags on one manifest. */
 export async function setup(env: StepEnv): Promise<void> {
   const image = await env.client.call<{ manifest: string; digest: string }>({

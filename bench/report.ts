@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { BenchSettings, Figure } from "./figures.ts";
+import { type BenchSettings, type Figure, WARM_UP_SIZE } from "./figures.ts";
 import type { MachineInfo } from "./machine.ts";
 
 /** Measured values: figure id → server id → one value per run. */
@@ -207,7 +207,10 @@ export function renderReport(data: ReportData, figures: readonly Figure[]): stri
       `random payload with node:http (keep-alive); chunked pushes send ${
         size(s.chunk)
       } PATCHes with Content-Range, ` +
-      "the streamed push one PATCH with Transfer-Encoding: chunked; each push ends with PUT ?digest=.",
+      "the streamed push one PATCH with Transfer-Encoding: chunked; each push ends with PUT ?digest=. " +
+      `Before the first round every server gets one unmeasured ${
+        size(WARM_UP_SIZE)
+      } push in each mode (JIT warm-up).`,
     "- Downloads and ranged GETs use curl (-o /dev/null; ranged: one connection, 3 warm-up requests, " +
       `median of ${s.rangeCount}).`,
     `- Manifest load: ${s.connections} connections, 1 s warm-up then ${s.seconds} s; GET with wrk (1 thread), HEAD with ` +

@@ -22,7 +22,15 @@ import os from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { ClientProcess, runCommand } from "./drivers.ts";
-import { type BenchSettings, FIGURES, setup, type Step, type StepEnv, STEPS } from "./figures.ts";
+import {
+  type BenchSettings,
+  FIGURES,
+  setup,
+  type Step,
+  type StepEnv,
+  STEPS,
+  warmUp,
+} from "./figures.ts";
 import { loadAverage, machineInfo } from "./machine.ts";
 import {
   type Failures,
@@ -213,9 +221,17 @@ async function measure(): Promise<void> {
   const needsSetup = steps.some((s) =>
     ["head_tag", "get_tag", "get_digest", "tags_list"].includes(s.id)
   );
+  const needsWarmUp = steps.some((s) => s.id.startsWith("push_"));
   for (const server of [...servers]) {
     const env: StepEnv = { server, client, settings, state: {} };
     envs.set(server.target.id, env);
+    if (needsWarmUp) {
+      try {
+        await warmUp(env);
+      } catch (error) {
+        log(`${server.target.id}: warm-up failed: ${(error as Error).message}`);
+      }
+    }
     if (!needsSetup) continue;
     const t0 = performance.now();
     try {
