@@ -65,7 +65,13 @@ async function startServer(runtime: string, storageDir: string, bundle: string):
   const commands: Record<string, [string, string[]]> = {
     "node": [process.execPath, ["--import", tsx, cli, ...args]],
     "node-dist": [process.execPath, [bundle, ...args]],
-    "deno": [join(BIN, "deno"), ["run", "-A", "--v8-flags=--expose-gc", cli, ...args]],
+    "deno": [join(BIN, "deno"), [
+      "run",
+      "-A",
+      "--v8-flags=--expose-gc,--max-semi-space-size=1",
+      cli,
+      ...args,
+    ]],
     "bun": [join(BIN, "bun"), [cli, ...args]],
   };
   // `deno+native`, `bun+node`...: that runtime with `--server native|node`.

@@ -176,7 +176,7 @@ function runtimeTargets(entry: string, suffix: string): Target[] {
           args: [
             "run",
             "-A",
-            "--v8-flags=--expose-gc",
+            "--v8-flags=--expose-gc,--max-semi-space-size=1",
             ...flags,
             entry,
             ...cliArgs(join(dir, "data"), port),

@@ -36,7 +36,8 @@ Options:
                      (Deno.serve / Bun.serve) or node (node:http on any runtime)
   -h, --help         show this help
 
-Runs as: npx tsx lib/cli.ts | deno run -A --v8-flags=--expose-gc lib/cli.ts | bun lib/cli.ts
+Runs as: npx tsx lib/cli.ts | bun lib/cli.ts
+        | deno run -A --v8-flags=--expose-gc,--max-semi-space-size=1 lib/cli.ts
 Logs one line per request: time method path status bytes duration.
 SIGINT/SIGTERM: finish in-flight requests (up to 10 s), then exit; a second signal exits at once.`;
 

@@ -17,7 +17,8 @@
  *   cost 3-5× the transfer throughput and still left 88 MiB, so it is not used. Only V8's own
  *   (`deno run --v8-flags=--expose-gc`) runs young-generation collections (0.1 ms); with it, a
  *   nudge every 2 MiB holds a 1 GiB push at 76-84 MiB instead of 130-170, every 8 MiB at 88-105.
- *   Without the flag there is no nudge on Deno.
+ *   Without the flag there is no nudge on Deno. A 1 MiB semi-space as well
+ *   (`--max-semi-space-size=1`) takes another 3-5 MiB off (bench/results/ab_deno_semi_space.md).
  * - Bun: 86 MiB without, 81 with: not worth the extra stream wrapping, so off.
  *
  * The collector is reached without touching the caller's globals: `Bun.gc` on Bun; a global
