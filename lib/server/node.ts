@@ -38,8 +38,9 @@
  * @module
  */
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import type { AddressInfo, Socket } from "node:net";
 import { createGcNudge, defaultGcNudgeBytes } from "./gc_nudge.ts";
+import { ConnectionTracker } from "./node_connections.ts";
 import {
   AddressInUseError,
   ClientAbortError,
@@ -312,9 +313,12 @@ export function serveNode(
   let closing = false;
   let origin = hostname;
   const pool: ArrayBuffer[] = [];
+  const connections = new ConnectionTracker();
 
   const server = createServer({ requestTimeout: 0 }, (req, res) => {
     const started = performance.now();
+    const socket = req.socket;
+    connections.started(socket);
     const exchange: Exchange = { bytesIn: 0, bytesOut: 0, status: 0, onBytes: nudge };
     req.on("error", () => {});
     res.on("error", () => {});
@@ -333,7 +337,7 @@ export function serveNode(
         };
         onRequest(entry);
       }
-      if (closing) setImmediate(() => server.closeIdleConnections());
+      connections.finished(socket);
     });
     let request: Request;
     try {
@@ -356,6 +360,7 @@ export function serveNode(
         res.destroy();
       });
   });
+  server.on("connection", (socket: Socket) => connections.opened(socket));
   server.timeout = options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
 
   let closed: Promise<void> | undefined;
@@ -369,7 +374,7 @@ export function serveNode(
         clearTimeout(timer);
         resolve();
       });
-      server.closeIdleConnections();
+      connections.closeIdle();
     });
     return closed;
   }
