@@ -29,7 +29,8 @@
  *
  * Large byte-stream bodies (fsStorage's blobs) are read with a BYOB reader into 1 MiB buffers
  * from a small pool, each handed back once the socket has taken it, the next chunk read while the
- * socket drains the current one ({@link writePooled}): a download allocates nothing per chunk.
+ * socket drains the current one (`writePooled`, lib/server/node_response.ts): a download
+ * allocates nothing per chunk.
  * Before/after in one run each (bench/results/ab_pull_deno.md): Deno's CPU per GiB pulled 3.4-5.1
  * → 0.4-0.7 s (it had been fresh zero-filled 512 KiB chunks plus a full GC every 16 MiB); Node
  * 0.68-0.83 → 0.59-0.67 s, 256 MiB pulls 0.76× → 1.10× distribution's (which uses sendfile:
@@ -37,10 +38,11 @@
  *
  * @module
  */
-import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import { createServer, type IncomingMessage } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import { createGcNudge, defaultGcNudgeBytes } from "./gc_nudge.ts";
 import { ConnectionTracker } from "./node_connections.ts";
+import { type Exchange, writeResponse } from "./node_response.ts";
 import {
   AddressInUseError,
   ClientAbortError,
@@ -56,16 +58,6 @@ import {
 
 /** Bytes a request body may queue ahead of the handler before the socket is paused. */
 const REQUEST_BODY_HIGH_WATER_MARK = 1024 * 1024;
-
-interface Exchange {
-  /** Called with the size of every body chunk (the GC nudge). */
-  onBytes?: (n: number) => void;
-  bytesIn: number;
-  bytesOut: number;
-  status: number;
-  /** Cancels the response body reader when the client goes away. */
-  abort?: () => void;
-}
 
 function hasBody(req: IncomingMessage): boolean {
   if (req.method === "GET" || req.method === "HEAD") return false;
@@ -130,150 +122,6 @@ function toRequest(req: IncomingMessage, exchange: Exchange, origin: string): Re
   return new Request(url, init);
 }
 
-function waitForDrain(res: ServerResponse): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      res.off("drain", done);
-      res.off("close", done);
-      resolve();
-    };
-    res.on("drain", done);
-    res.on("close", done);
-  });
-}
-
-/**
- * Response bodies of at least this many bytes (or of unknown length) that are byte streams are
- * read into pooled buffers ({@link writePooled}); smaller ones are written as their own chunks.
- */
-const POOLED_BODY_MIN_BYTES = 256 * 1024;
-
-/** Size of a pooled response buffer. */
-const POOL_BUFFER_BYTES = 1024 * 1024;
-
-/**
- * Pooled bytes count this much toward the GC nudge: the buffers are reused, but the runtime's
- * socket writes still leave some garbage (Deno: a 1 GiB pull after a 1 GiB push raised peak RSS
- * from ~78 to 89-96 MiB without nudges, 79-81 with one every 8 MiB of download).
- */
-const POOLED_NUDGE_WEIGHT = 1 / 4;
-
-/** Pooled response buffers kept for reuse while idle (4 MiB). */
-const POOL_MAX_IDLE = 4;
-
-/**
- * Send a byte-stream body by reading it into buffers taken from `pool` and handing each back once
- * the socket has taken its bytes (the write callback), so a large download allocates nothing per
- * chunk: no garbage piles up between collections, and nothing is zero-filled. The next chunk is
- * read while the socket drains the current one. fsStorage's bodies
- * are byte streams (lib/storage/fs_read.ts).
- */
-async function writePooled(
-  res: ServerResponse,
-  reader: ReadableStreamBYOBReader,
-  exchange: Exchange,
-  pool: ArrayBuffer[],
-): Promise<void> {
-  const recycle = (buffer: ArrayBuffer) => {
-    if (pool.length < POOL_MAX_IDLE && buffer.byteLength === POOL_BUFFER_BYTES) pool.push(buffer);
-  };
-  const next = () => {
-    const read = reader.read(new Uint8Array(pool.pop() ?? new ArrayBuffer(POOL_BUFFER_BYTES)));
-    read.catch(() => {}); // awaited below; may fail while the loop waits for `drain`
-    return read;
-  };
-  exchange.abort = () => reader.cancel().catch(() => {});
-  try {
-    let pending = next();
-    for (;;) {
-      const { done, value } = await pending;
-      if (done) {
-        if (value) recycle(value.buffer as ArrayBuffer);
-        break;
-      }
-      if (res.destroyed) {
-        await reader.cancel().catch(() => {});
-        return;
-      }
-      exchange.bytesOut += value.byteLength;
-      exchange.onBytes?.(value.byteLength * POOLED_NUDGE_WEIGHT);
-      const filled = value.buffer as ArrayBuffer;
-      // Only once written (no error): before that the socket may still hold the bytes.
-      const written = res.write(value, (error) => error || recycle(filled));
-      // Read the next chunk while the socket takes this one.
-      pending = next();
-      if (!written) await waitForDrain(res);
-    }
-  } catch {
-    res.destroy();
-    return;
-  } finally {
-    exchange.abort = undefined;
-  }
-  if (!res.destroyed) res.end();
-}
-
-async function writeResponse(
-  req: IncomingMessage,
-  res: ServerResponse,
-  response: Response,
-  exchange: Exchange,
-  closing: boolean,
-  pool: ArrayBuffer[],
-): Promise<void> {
-  const headers: string[] = [];
-  response.headers.forEach((value, name) => {
-    if (name !== "set-cookie") headers.push(name, value);
-  });
-  for (const cookie of response.headers.getSetCookie()) headers.push("set-cookie", cookie);
-  if (closing) headers.push("connection", "close");
-  exchange.status = response.status;
-  const body = response.body;
-  if (res.destroyed) {
-    await body?.cancel().catch(() => {});
-    return;
-  }
-  res.writeHead(response.status, headers);
-  if (!body || req.method === "HEAD" || response.status === 204 || response.status === 304) {
-    res.end();
-    await body?.cancel().catch(() => {});
-    return;
-  }
-  const length = Number(response.headers.get("content-length") ?? Infinity);
-  if (length >= POOLED_BODY_MIN_BYTES) {
-    let byob: ReadableStreamBYOBReader | undefined;
-    try {
-      byob = body.getReader({ mode: "byob" });
-    } catch {
-      // Not a byte stream: read it chunk by chunk below.
-    }
-    if (byob) return writePooled(res, byob, exchange, pool);
-  }
-  const reader = body.getReader();
-  exchange.abort = () => reader.cancel().catch(() => {});
-  try {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      if (res.destroyed) {
-        await reader.cancel().catch(() => {});
-        return;
-      }
-      exchange.bytesOut += value.byteLength;
-      exchange.onBytes?.(value.byteLength);
-      if (!res.write(value)) await waitForDrain(res);
-    }
-  } catch {
-    // The body failed half-way: the response cannot be completed, so cut the connection (the
-    // client sees a truncated body, never a short one that looks whole).
-    res.destroy();
-    return;
-  } finally {
-    exchange.abort = undefined;
-  }
-  if (!res.destroyed) res.end();
-}
-
 /**
  * After the response, drop whatever is left of a request body the handler did not read (an early
  * error answer), so the socket is not left paused and the connection can serve the next request.
@@ -310,7 +158,6 @@ export function serveNode(
   const onRequest = options.onRequest;
   const onError = options.onError ?? ((e: unknown) => console.error("fetch-registry:", e));
   const nudge = createGcNudge(options.gcNudgeBytes ?? defaultGcNudgeBytes());
-  let closing = false;
   let origin = hostname;
   const pool: ArrayBuffer[] = [];
   const connections = new ConnectionTracker();
@@ -354,7 +201,7 @@ export function serveNode(
         onError(error);
         return new Response("internal server error\n", { status: 500 });
       })
-      .then((response) => writeResponse(req, res, response, exchange, closing, pool))
+      .then((response) => writeResponse(req, res, response, exchange, connections.closing, pool))
       .catch((error: unknown) => {
         onError(error);
         res.destroy();
@@ -366,7 +213,6 @@ export function serveNode(
   let closed: Promise<void> | undefined;
   function close(closeOptions: CloseOptions = {}): Promise<void> {
     if (closed) return closed;
-    closing = true;
     const timeoutMs = closeOptions.timeoutMs ?? DEFAULT_CLOSE_TIMEOUT_MS;
     closed = new Promise<void>((resolve) => {
       const timer = setTimeout(() => server.closeAllConnections(), timeoutMs);

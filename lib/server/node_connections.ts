@@ -14,6 +14,11 @@ export class ConnectionTracker {
   readonly #inFlight = new Map<Socket, number>();
   #closing = false;
 
+  /** Whether {@link closeIdle} has been called: the server is closing. */
+  get closing(): boolean {
+    return this.#closing;
+  }
+
   /** A connection was accepted (Deno's node:http may tell after its first request). */
   opened(socket: Socket): void {
     if (this.#inFlight.has(socket)) return;
