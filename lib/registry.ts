@@ -15,6 +15,7 @@ import { deleteManifest, getManifest, putManifest } from "./routes/manifests.ts"
 import { requireName } from "./routes/params.ts";
 import { listReferrers } from "./routes/referrers.ts";
 import { cancelUpload, getUpload, patchUpload, putUpload, startUpload } from "./routes/uploads.ts";
+import type { RequestObserver } from "./observe/outcome.ts";
 import { memoryStorage } from "./storage/memory.ts";
 import type { Storage } from "./storage/types.ts";
 import { createUrlBuilder } from "./url_builder.ts";
@@ -45,6 +46,11 @@ export interface RegistryOptions {
   uploadTtlMs?: number;
   /** Where unexpected failures are reported. Default: console.error. */
   logger?: RegistryLogger;
+  /**
+   * Told about every request once it is answered: route, repository, and what a successful push,
+   * pull, delete or mount touched (see `lib/observe/events.ts`). Default: none.
+   */
+  observer?: RequestObserver;
 }
 
 /** A registry: a fetch handler and the storage it serves. */
@@ -56,6 +62,12 @@ export interface Registry {
 }
 
 type Method = string;
+/** What dispatch learned about a request, for the observer. */
+interface Seen {
+  route: RouteName | undefined;
+  repository: string;
+  ctx: RequestContext | undefined;
+}
 const HANDLERS: Record<RouteName, Partial<Record<Method, RouteHandler>>> = {
   base: {},
   catalog: { GET: listCatalog, HEAD: listCatalog },
@@ -132,10 +144,11 @@ export function createRegistry(options: RegistryOptions = {}): Registry {
     storage.uploads.purge(now - settings.uploadTtlMs).catch((e: unknown) => logger.error?.(e));
   }
 
-  async function dispatch(request: Request, url: URL): Promise<Response> {
+  async function dispatch(request: Request, url: URL, seen?: Seen): Promise<Response> {
     const method = request.method;
     const match = router.match(method, url.pathname);
     if (!match) throw new RegistryError("NOT_FOUND", { path: url.pathname });
+    if (seen) seen.route = match.route;
     if (match.route === "base") {
       if (!match.allowed) {
         throw new RegistryError("UNSUPPORTED", { method }, { headers: { Allow: "GET, HEAD" } });
@@ -151,6 +164,7 @@ export function createRegistry(options: RegistryOptions = {}): Registry {
     }
     const params = decode(match.params);
     const name = match.route === "catalog" ? "" : requireName(params.name);
+    if (seen) seen.repository = name;
     if (WRITES.has(method)) {
       if (settings.readOnly) {
         throw new RegistryError("UNSUPPORTED", { method }, {
@@ -177,18 +191,35 @@ export function createRegistry(options: RegistryOptions = {}): Registry {
       hashes,
       uploadsInUse,
     };
+    if (seen) seen.ctx = ctx;
     return await handler(ctx);
   }
 
+  async function answer(request: Request, seen?: Seen): Promise<Response> {
+    try {
+      return await dispatch(request, new URL(request.url), seen);
+    } catch (error) {
+      if (!(error instanceof RegistryError)) logger.error?.(error, request);
+      return errorResponse(error, request.method, API_VERSION_HEADERS);
+    }
+  }
+
+  const observer = options.observer;
   return {
     storage,
-    async fetch(request: Request): Promise<Response> {
-      try {
-        return await dispatch(request, new URL(request.url));
-      } catch (error) {
-        if (!(error instanceof RegistryError)) logger.error?.(error, request);
-        return errorResponse(error, request.method, API_VERSION_HEADERS);
-      }
-    },
+    fetch: !observer
+      ? (request: Request) => answer(request)
+      : async (request: Request): Promise<Response> => {
+        const seen: Seen = { route: undefined, repository: "", ctx: undefined };
+        const response = await answer(request, seen);
+        const { route, repository, ctx } = seen;
+        const action = response.status < 400 ? ctx?.observed : undefined;
+        try {
+          observer({ request, response, route, repository, action });
+        } catch (error) {
+          logger.error?.(error, request);
+        }
+        return response;
+      },
   };
 }
