@@ -79,30 +79,33 @@ abstract class Family implements Collector {
   abstract render(): string;
 }
 
-/** The label values, in label-name order, joined into one map key. */
-export function labelKey(...values: string[]): string {
-  return values.join(SEP);
+/** The label values (up to three), in label-name order, joined into one map key. */
+export function labelKey(a: string, b?: string, c?: string): string {
+  if (b === undefined) return a;
+  return c === undefined ? a + SEP + b : a + SEP + b + SEP + c;
 }
 
 /** A monotonically increasing count per label set. */
 export class Counter extends Family {
   readonly type = "counter";
-  #values = new Map<string, number>();
+  #values = new Map<string, { v: number }>();
 
   /** Add `by` (default 1) to the series of the label values `key` (see {@link labelKey}). */
   inc(key = "", by = 1): void {
-    this.#values.set(key, (this.#values.get(key) ?? 0) + by);
+    const series = this.#values.get(key);
+    if (series) series.v += by;
+    else this.#values.set(key, { v: by });
   }
 
   /** The current value of a series (0 when never incremented). */
   get(key = ""): number {
-    return this.#values.get(key) ?? 0;
+    return this.#values.get(key)?.v ?? 0;
   }
 
   render(): string {
     let out = this.header();
-    for (const [key, value] of this.#values) {
-      out += `${this.name}${labelText(this.labelNames, key)} ${number(value)}\n`;
+    for (const [key, { v }] of this.#values) {
+      out += `${this.name}${labelText(this.labelNames, key)} ${number(v)}\n`;
     }
     return out;
   }

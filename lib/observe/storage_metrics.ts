@@ -53,9 +53,10 @@ function instrumentObject<T extends object>(
   const cache = new Map<PropertyKey, unknown>();
   return new Proxy(target, {
     get(obj, prop) {
+      const hit = cache.get(prop);
+      if (hit !== undefined) return hit;
       const value = Reflect.get(obj, prop, obj);
       if (typeof prop !== "string") return value;
-      if (cache.has(prop) && value !== undefined) return cache.get(prop);
       let wrapped: unknown = value;
       if (typeof value === "function") {
         wrapped = timed(metrics, `${prefix}${prop}`, value as AnyFunction, obj);

@@ -75,35 +75,40 @@ export function withMetrics(registry: Registry, options: WithMetricsOptions = {}
   const readyPath = `${base}/readyz`;
   const { requests, duration, bytesIn, bytesOut, inFlight, uploadsInProgress } = metrics;
 
+  const routeOf = (method: string, pathname: string) =>
+    router.match(method, pathname)?.route ?? "unmatched";
+
   async function fetch(request: Request): Promise<Response> {
     const pathname = pathnameOf(request.url);
     if (pathname === metricsPath) return metrics.handler(request);
     if (health && pathname === livePath) return health.live(request);
     if (health && pathname === readyPath) return await health.ready(request);
     const method = METHODS.has(request.method) ? request.method : "OTHER";
-    const route = router.match(request.method, pathname)?.route ?? "unmatched";
-    const upload = UPLOAD_ROUTES.has(route) && UPLOAD_METHODS.has(method);
+    let route: string | undefined;
     let inner = request;
-    if (request.body !== null && method !== "GET" && method !== "HEAD") {
-      const body = countBytes(request.body, (n) => bytesIn.inc(route, n));
+    let upload = false;
+    if (method !== "GET" && method !== "HEAD" && request.body !== null) {
+      // Bytes are counted as they stream in, by route: match the route now (writes only).
+      const known = route = routeOf(request.method, pathname);
+      upload = UPLOAD_ROUTES.has(known) && UPLOAD_METHODS.has(method);
+      const body = countBytes(request.body, (n) => bytesIn.inc(known, n));
       inner = new Request(request, { body, duplex: "half" } as RequestInit);
       inheritRequestId(request, inner);
     }
     const start = performance.now();
     inFlight.add("", 1);
     if (upload) uploadsInProgress.add("", 1);
-    let response: Response;
+    let response: Response | undefined;
     try {
       response = await registry.fetch(inner);
-    } catch (error) {
-      requests.inc(labelKey(route, method, "500"));
-      throw error;
     } finally {
+      const seconds = (performance.now() - start) / 1e3;
       inFlight.add("", -1);
       if (upload) uploadsInProgress.add("", -1);
-      duration.observe(labelKey(route, method), (performance.now() - start) / 1e3);
+      route ??= metrics.takeRoute(inner) ?? routeOf(request.method, pathname);
+      duration.observe(labelKey(route, method), seconds);
+      requests.inc(labelKey(route, method, response ? String(response.status) : "500"));
     }
-    requests.inc(labelKey(route, method, String(response.status)));
     if (response.body === null || request.method === "HEAD") return response;
     const declared = response.headers.get("Content-Length");
     if (declared !== null && /^\d+$/.test(declared)) {
@@ -112,7 +117,8 @@ export function withMetrics(registry: Registry, options: WithMetricsOptions = {}
       bytesOut.inc(route, Number(declared));
       return response;
     }
-    const counted = countBytes(response.body, (n) => bytesOut.inc(route, n));
+    const known = route;
+    const counted = countBytes(response.body, (n) => bytesOut.inc(known, n));
     return new Response(counted, response);
   }
 
