@@ -11,20 +11,17 @@
  * Variants, each with its own memory storage seeded the same way:
  * - `bare`: `createRegistry().fetch`;
  * - `bare (A/A)`: a second bare registry: its ratio to `bare` is the noise floor;
- * - `metrics, route matched`: `withMetrics` around a registry whose storage is
- *   `instrumentStorage`d (every metric of lib/observe/metrics.ts is fed, health endpoints on),
- *   the route label found by matching the path again;
- * - `metrics, route observed`: the same, with `metrics.observer` passed to `createRegistry`, so
- *   the handler reports the route it matched;
- * - `metrics + events`: the same plus the event observer making a distribution event per pull
- *   (handed to a no-op publish: delivery is off the request path).
+ * - `withMetrics`: the fetch wrapper alone (requests, latency, bytes, in-flight, health on);
+ * - `withMetrics + storage`: plus `instrumentStorage` (every storage call timed);
+ * - `withMetrics + storage + events`: plus the event observer making a distribution event per
+ *   pull (handed to a no-op publish: delivery is off the request path).
  *
  * Requests: GET of a manifest by tag (body read) and HEAD of it. Interleaved rounds, the variant
  * order rotated per round; mitata's `measure` with process CPU time (the machine is shared). The
  * figure per pair is the median over rounds of mitata's per-request median, shown as requests per
  * CPU-second, and its ratio to `bare`. Prints a Markdown table.
  *
- * With `--socket`, the same comparison over HTTP: `bare` and `metrics + events` served side by
+ * With `--socket`, the same comparison over HTTP: `bare` and the last variant served side by
  * side on 127.0.0.1 by this runtime's server (lib/server/serve.ts), and bench/load.ts (on Node,
  * 32 connections, 1 s warm-up, `--seconds` measured, default 3) driving each in turn for
  * `--rounds` rounds (order alternated); median req/s per variant and the ratio.
@@ -39,7 +36,7 @@ import { do_not_optimize, measure } from "mitata/src/lib.mjs";
 import { createRegistry, type Registry } from "../lib/registry.ts";
 import { memoryStorage } from "../lib/storage/memory.ts";
 import { createSeeder, MEDIA_TYPES } from "../lib/testing/mod.ts";
-import { combineObservers, createEventObserver } from "../lib/observe/events.ts";
+import { createEventObserver } from "../lib/observe/events.ts";
 import { createRegistryMetrics } from "../lib/observe/metrics.ts";
 import { instrumentStorage } from "../lib/observe/storage_metrics.ts";
 import { withMetrics } from "../lib/observe/with_metrics.ts";
@@ -58,24 +55,20 @@ const secondsArg = (() => {
 })();
 const MIN_CPU_TIME_NS = 200e6;
 
-function metered(how: "match" | "observe" | "events"): Registry {
+function metered(how: "wrapper" | "storage" | "events"): Registry {
   const metrics = createRegistryMetrics({ memory: () => process.memoryUsage() });
   let published = 0;
-  const observer = how === "match"
-    ? undefined
-    : how === "observe"
-    ? metrics.observer
-    : combineObservers(metrics.observer, createEventObserver(() => void published++));
-  const storage = instrumentStorage(memoryStorage(), metrics);
+  const observer = how === "events" ? createEventObserver(() => void published++) : undefined;
+  const storage = how === "wrapper" ? memoryStorage() : instrumentStorage(memoryStorage(), metrics);
   return withMetrics(createRegistry({ storage, observer }), { metrics });
 }
 
 const VARIANTS: Array<[string, Registry]> = [
   ["bare", createRegistry()],
   ["bare (A/A)", createRegistry()],
-  ["metrics, route matched", metered("match")],
-  ["metrics, route observed", metered("observe")],
-  ["metrics + events", metered("events")],
+  ["withMetrics", metered("wrapper")],
+  ["withMetrics + storage", metered("storage")],
+  ["withMetrics + storage + events", metered("events")],
 ];
 for (const [, registry] of VARIANTS) {
   await createSeeder(registry).image("bench/app", { tag: "latest", layers: ["a layer"] });

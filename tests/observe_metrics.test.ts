@@ -15,6 +15,8 @@ import {
 } from "../lib/observe/metrics_text.ts";
 import { instrumentStorage } from "../lib/observe/storage_metrics.ts";
 import { pathnameOf, withMetrics } from "../lib/observe/with_metrics.ts";
+import { createRouteClassifier } from "../lib/observe/route_label.ts";
+import { createRouter } from "../lib/router.ts";
 
 const ORIGIN = "http://registry.test";
 const enc = new TextEncoder();
@@ -82,6 +84,38 @@ text("pathnameOf takes the path of absolute URLs without the query or fragment",
   assert.equal(pathnameOf("http://h/metrics"), "/metrics");
   assert.equal(pathnameOf("http://h"), "/");
   assert.equal(pathnameOf("http://h/a#b?c"), "/a");
+});
+
+text("route labels: the classifier agrees with the router on 60000 generated paths", () => {
+  const pool = ["v2", "a", "b", "blobs", "uploads", "manifests", "tags", "list", "referrers"];
+  pool.push("_catalog", "", "sha256:x", "reg", "%2F", "..x");
+  let seed = 42;
+  const random = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+  for (const base of ["", "/reg", "/reg/"]) {
+    const router = createRouter(base);
+    const classify = createRouteClassifier(base);
+    for (let i = 0; i < 20000; i++) {
+      const segments: string[] = [];
+      const n = 1 + Math.floor(random() * 7);
+      for (let k = 0; k < n; k++) segments.push(pool[Math.floor(random() * pool.length)]);
+      let path = random() < 0.6
+        ? `${base.replace(/\/+$/, "")}/v2/${segments.join("/")}`
+        : `/${segments.join("/")}`;
+      if (random() < 0.2) path += "/";
+      assert.equal(classify(path), router.match("GET", path)?.route, path);
+    }
+  }
+  const classify = createRouteClassifier("");
+  assert.equal(classify("/v2/"), "base");
+  assert.equal(classify("/v2/_catalog"), "catalog");
+  assert.equal(classify("/v2/a/b/blobs/uploads/"), "uploads");
+  assert.equal(classify("/v2/a/blobs/uploads/id"), "upload");
+  assert.equal(classify("/v2/a/blobs/sha256:1"), "blob");
+  assert.equal(classify("/v2/a/manifests/v1"), "manifest");
+  assert.equal(classify("/v2/a/tags/list"), "tags");
+  assert.equal(classify("/v2/a/referrers/sha256:1"), "referrers");
+  assert.equal(classify("/v2//manifests/x"), undefined);
+  assert.equal(classify("/v20/a/manifests/x"), undefined);
 });
 
 const wrapper = suite("metrics: withMetrics wrapper");

@@ -5,9 +5,9 @@
  *
  * @module
  */
-import { createRouter } from "../router.ts";
 import { redactedTarget } from "./redact.ts";
 import { requestId } from "./request_id.ts";
+import { createRouteClassifier } from "./route_label.ts";
 
 /** What the server knows about one finished request. */
 export interface JsonLogInput {
@@ -63,6 +63,24 @@ export interface JsonLogRecord {
   aborted?: true;
 }
 
+/** How many trailing segments each route with a repository has after the name. */
+const TRAILING: Record<string, number> = {
+  uploads: 2,
+  upload: 3,
+  blob: 2,
+  manifest: 2,
+  tags: 2,
+  referrers: 2,
+};
+
+/** The (still encoded) repository name in a path the classifier matched to `route`. */
+function repositoryOf(pathname: string, base: string, route: string): string | undefined {
+  const drop = TRAILING[route];
+  if (drop === undefined) return undefined;
+  const segments = pathname.slice(base.length + 4).replace(/\/+$/, "").split("/");
+  return segments.slice(0, segments.length - drop).join("/");
+}
+
 /** Options of {@link createJsonLogFormatter}. */
 export interface JsonLogOptions {
   /** The registry's mount prefix, for route matching. Default "". */
@@ -83,7 +101,7 @@ export function createJsonLogFormatter(
   options: JsonLogOptions = {},
 ): (input: JsonLogInput) => string {
   const base = (options.basePath ?? "").replace(/\/+$/, "");
-  const router = createRouter(base);
+  const classify = createRouteClassifier(base);
   const extra = new Set(["/metrics", "/healthz", "/readyz", "/token"].map((p) => base + p));
   return (input) => {
     const { request } = input;
@@ -93,8 +111,7 @@ export function createJsonLogFormatter(
     } catch {
       url = new URL("http://invalid/");
     }
-    const match = router.match(request.method, url.pathname);
-    let route = match?.route as string | undefined;
+    let route: string | undefined = classify(url.pathname);
     if (!route) route = extra.has(url.pathname) ? url.pathname.slice(base.length + 1) : "unmatched";
     const record: JsonLogRecord = {
       time: (input.time ?? new Date()).toISOString(),
@@ -107,7 +124,7 @@ export function createJsonLogFormatter(
       bytes_out: input.bytesOut,
       duration_ms: Math.round(input.durationMs * 10) / 10,
     };
-    const name = match?.params.name;
+    const name = repositoryOf(url.pathname, base, route);
     if (name !== undefined) {
       try {
         record.repository = decodeURIComponent(name);

@@ -6,7 +6,6 @@
  * @module
  */
 import type { EndpointStats } from "./notify.ts";
-import type { RequestObserver } from "./outcome.ts";
 import {
   type Collector,
   Counter,
@@ -57,13 +56,7 @@ export interface RegistryMetrics {
   readonly storageErrors: Counter;
   /** Every family, in exposition order. */
   readonly collectors: readonly Collector[];
-  /**
-   * Pass to `createRegistry({ observer })` (alone or through `combineObservers`): the handler then
-   * tells `withMetrics` each request's route, which saves matching the path a second time.
-   */
-  readonly observer: RequestObserver;
-  /** The route the observer saw for `request` (once: it forgets it), if any. */
-  takeRoute(request: Request): string | undefined;
+
   /** The whole exposition text. */
   render(): string;
   /** A fetch handler answering every GET/HEAD with the exposition (for a separate listener). */
@@ -191,14 +184,7 @@ export function createRegistryMetrics(options: RegistryMetricsOptions = {}): Reg
     );
   }
   const render = () => collectors.map((c) => c.render()).join("");
-  const routes = new WeakMap<Request, string>();
   return {
-    observer: (outcome) => void routes.set(outcome.request, outcome.route ?? "unmatched"),
-    takeRoute(request) {
-      const route = routes.get(request);
-      if (route !== undefined) routes.delete(request);
-      return route;
-    },
     requests,
     duration,
     bytesIn,

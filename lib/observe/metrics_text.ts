@@ -114,7 +114,7 @@ export class Counter extends Family {
 /** A value that goes up and down per label set; or read at render time through `collect`. */
 export class Gauge extends Family {
   readonly type: "gauge" | "counter";
-  #values = new Map<string, number>();
+  #values = new Map<string, { v: number }>();
   #collect: (() => Iterable<[string, number]>) | undefined;
 
   /**
@@ -136,22 +136,28 @@ export class Gauge extends Family {
 
   /** Set a series. */
   set(key: string, value: number): void {
-    this.#values.set(key, value);
+    const series = this.#values.get(key);
+    if (series) series.v = value;
+    else this.#values.set(key, { v: value });
   }
 
   /** Add to a series (negative to subtract). */
   add(key: string, by: number): void {
-    this.#values.set(key, (this.#values.get(key) ?? 0) + by);
+    const series = this.#values.get(key);
+    if (series) series.v += by;
+    else this.#values.set(key, { v: by });
   }
 
   /** The current value of a series. */
   get(key = ""): number {
-    return this.#values.get(key) ?? 0;
+    return this.#values.get(key)?.v ?? 0;
   }
 
   render(): string {
     let out = this.header();
-    const series = this.#collect ? this.#collect() : this.#values;
+    const series = this.#collect
+      ? this.#collect()
+      : [...this.#values].map(([key, { v }]): [string, number] => [key, v]);
     for (const [key, value] of series) {
       out += `${this.name}${labelText(this.labelNames, key)} ${number(value)}\n`;
     }

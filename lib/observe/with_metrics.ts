@@ -1,17 +1,17 @@
 /**
  * `withMetrics`: wraps a registry's fetch from outside, as the testing toolkit's recorder does.
- * It counts requests by route (the registry's own route names, never raw paths), method and
+ * It counts requests by route (lib/router.ts's route names, never raw paths), method and
  * status, times them, counts body bytes, and serves `/metrics`, `/healthz` and `/readyz`.
  *
  * @module
  */
-import { createRouter } from "../router.ts";
 import type { Registry } from "../registry.ts";
 import { countBytes } from "./count_stream.ts";
 import { createHealth, type HealthOptions } from "./health.ts";
 import { createRegistryMetrics, type RegistryMetrics } from "./metrics.ts";
 import { labelKey } from "./metrics_text.ts";
 import { inheritRequestId } from "./request_id.ts";
+import { createRouteClassifier } from "./route_label.ts";
 
 /** Options of {@link withMetrics}. */
 export interface WithMetricsOptions {
@@ -66,7 +66,7 @@ export function pathnameOf(url: string): string {
 export function withMetrics(registry: Registry, options: WithMetricsOptions = {}): MeteredRegistry {
   const metrics = options.metrics ?? createRegistryMetrics();
   const base = (options.basePath ?? "").replace(/\/+$/, "");
-  const router = createRouter(base);
+  const classify = createRouteClassifier(base);
   const metricsPath = options.serveMetrics === false ? undefined : `${base}/metrics`;
   const health = options.health === false
     ? undefined
@@ -75,23 +75,17 @@ export function withMetrics(registry: Registry, options: WithMetricsOptions = {}
   const readyPath = `${base}/readyz`;
   const { requests, duration, bytesIn, bytesOut, inFlight, uploadsInProgress } = metrics;
 
-  const routeOf = (method: string, pathname: string) =>
-    router.match(method, pathname)?.route ?? "unmatched";
-
   async function fetch(request: Request): Promise<Response> {
     const pathname = pathnameOf(request.url);
     if (pathname === metricsPath) return metrics.handler(request);
     if (health && pathname === livePath) return health.live(request);
     if (health && pathname === readyPath) return await health.ready(request);
     const method = METHODS.has(request.method) ? request.method : "OTHER";
-    let route: string | undefined;
+    const route: string = classify(pathname) ?? "unmatched";
+    const upload = UPLOAD_METHODS.has(method) && UPLOAD_ROUTES.has(route);
     let inner = request;
-    let upload = false;
     if (method !== "GET" && method !== "HEAD" && request.body !== null) {
-      // Bytes are counted as they stream in, by route: match the route now (writes only).
-      const known = route = routeOf(request.method, pathname);
-      upload = UPLOAD_ROUTES.has(known) && UPLOAD_METHODS.has(method);
-      const body = countBytes(request.body, (n) => bytesIn.inc(known, n));
+      const body = countBytes(request.body, (n) => bytesIn.inc(route, n));
       inner = new Request(request, { body, duplex: "half" } as RequestInit);
       inheritRequestId(request, inner);
     }
@@ -105,7 +99,6 @@ export function withMetrics(registry: Registry, options: WithMetricsOptions = {}
       const seconds = (performance.now() - start) / 1e3;
       inFlight.add("", -1);
       if (upload) uploadsInProgress.add("", -1);
-      route ??= metrics.takeRoute(inner) ?? routeOf(request.method, pathname);
       duration.observe(labelKey(route, method), seconds);
       requests.inc(labelKey(route, method, response ? String(response.status) : "500"));
     }
@@ -117,8 +110,7 @@ export function withMetrics(registry: Registry, options: WithMetricsOptions = {}
       bytesOut.inc(route, Number(declared));
       return response;
     }
-    const known = route;
-    const counted = countBytes(response.body, (n) => bytesOut.inc(known, n));
+    const counted = countBytes(response.body, (n) => bytesOut.inc(route, n));
     return new Response(counted, response);
   }
 
