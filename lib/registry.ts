@@ -195,31 +195,35 @@ export function createRegistry(options: RegistryOptions = {}): Registry {
     return await handler(ctx);
   }
 
-  async function answer(request: Request, seen?: Seen): Promise<Response> {
+  const observer = options.observer;
+
+  /** Tell the observer what happened; its failures are logged, never answered. */
+  function tell(request: Request, response: Response, seen: Seen): void {
+    const { route, repository, ctx } = seen;
+    const action = response.status < 400 ? ctx?.observed : undefined;
     try {
-      return await dispatch(request, new URL(request.url), seen);
+      observer?.({ request, response, route, repository, action });
     } catch (error) {
-      if (!(error instanceof RegistryError)) logger.error?.(error, request);
-      return errorResponse(error, request.method, API_VERSION_HEADERS);
+      logger.error?.(error, request);
     }
   }
 
-  const observer = options.observer;
+  async function answer(request: Request, seen?: Seen): Promise<Response> {
+    let response: Response;
+    try {
+      response = await dispatch(request, new URL(request.url), seen);
+    } catch (error) {
+      if (!(error instanceof RegistryError)) logger.error?.(error, request);
+      response = errorResponse(error, request.method, API_VERSION_HEADERS);
+    }
+    if (seen) tell(request, response, seen);
+    return response;
+  }
+
   return {
     storage,
-    fetch: !observer
-      ? (request: Request) => answer(request)
-      : async (request: Request): Promise<Response> => {
-        const seen: Seen = { route: undefined, repository: "", ctx: undefined };
-        const response = await answer(request, seen);
-        const { route, repository, ctx } = seen;
-        const action = response.status < 400 ? ctx?.observed : undefined;
-        try {
-          observer({ request, response, route, repository, action });
-        } catch (error) {
-          logger.error?.(error, request);
-        }
-        return response;
-      },
+    fetch: observer
+      ? (request: Request) => answer(request, { route: undefined, repository: "", ctx: undefined })
+      : (request: Request) => answer(request),
   };
 }

@@ -14,8 +14,8 @@ import {
   PROMETHEUS_CONTENT_TYPE,
 } from "../lib/observe/metrics_text.ts";
 import { instrumentStorage } from "../lib/observe/storage_metrics.ts";
-import { pathnameOf, withMetrics } from "../lib/observe/with_metrics.ts";
-import { createRouteClassifier } from "../lib/observe/route_label.ts";
+import { withMetrics } from "../lib/observe/with_metrics.ts";
+import { createRouteClassifier, pathnameOf } from "../lib/observe/route_label.ts";
 import { createRouter } from "../lib/router.ts";
 
 const ORIGIN = "http://registry.test";

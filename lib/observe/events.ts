@@ -7,6 +7,7 @@
  */
 import type { RegistryAction, RequestObserver, RequestOutcome } from "./outcome.ts";
 import { requestId } from "./request_id.ts";
+import { pathnameOf } from "./route_label.ts";
 
 /** The media type of an event envelope (the `Content-Type` of every notification). */
 export const EVENTS_MEDIA_TYPE = "application/vnd.docker.distribution.events.v1+json";
@@ -124,7 +125,11 @@ export function eventFromOutcome(
 ): RegistryEvent | undefined {
   const { action, request, repository } = outcome;
   if (!action) return undefined;
-  const url = new URL(request.url);
+  const href = request.url;
+  const scheme = href.indexOf("//");
+  let slash = href.indexOf("/", scheme < 0 ? 0 : scheme + 2);
+  if (slash < 0) slash = href.length;
+  const origin = href.slice(0, slash);
   const target: TargetRecord = { repository };
   if (action.action !== "delete") {
     target.mediaType = action.mediaType ?? (action.manifest ? undefined : BLOB_TYPE);
@@ -135,13 +140,13 @@ export function eventFromOutcome(
     target.length = action.size;
   }
   if (action.fromRepository !== undefined) target.fromRepository = action.fromRepository;
-  const base = repositoryPath(url.pathname, repository);
+  const base = repositoryPath(pathnameOf(href), repository);
   if (action.action !== "delete" && action.digest !== undefined && base !== undefined) {
-    const origin = (options.externalUrl ?? url.origin).replace(/\/+$/, "");
-    target.url = `${origin}${base}${action.manifest ? "manifests" : "blobs"}/${action.digest}`;
+    const prefix = (options.externalUrl ?? origin).replace(/\/+$/, "");
+    target.url = `${prefix}${base}${action.manifest ? "manifests" : "blobs"}/${action.digest}`;
   }
   if (action.tag !== undefined) target.tag = action.tag;
-  const host = request.headers.get("Host") ?? url.host;
+  const host = request.headers.get("Host") ?? origin.slice(scheme < 0 ? 0 : scheme + 2);
   const req: EventRequest = {
     id: requestId(request),
     host,

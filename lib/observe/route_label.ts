@@ -55,3 +55,16 @@ export function createRouteClassifier(
     return undefined;
   };
 }
+
+/** The pathname of an absolute URL string, without parsing the whole URL. */
+export function pathnameOf(url: string): string {
+  const scheme = url.indexOf("//");
+  const start = url.indexOf("/", scheme < 0 ? 0 : scheme + 2);
+  if (start < 0) return "/";
+  let end = url.length;
+  const q = url.indexOf("?", start);
+  if (q >= 0) end = q;
+  const h = url.indexOf("#", start);
+  if (h >= 0 && h < end) end = h;
+  return url.slice(start, end);
+}

@@ -11,7 +11,7 @@ import { createHealth, type HealthOptions } from "./health.ts";
 import { createRegistryMetrics, type RegistryMetrics } from "./metrics.ts";
 import { labelKey } from "./metrics_text.ts";
 import { inheritRequestId } from "./request_id.ts";
-import { createRouteClassifier } from "./route_label.ts";
+import { createRouteClassifier, pathnameOf } from "./route_label.ts";
 
 /** Options of {@link withMetrics}. */
 export interface WithMetricsOptions {
@@ -38,19 +38,6 @@ export interface MeteredRegistry extends Registry {
 const METHODS = new Set(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]);
 const UPLOAD_ROUTES = new Set(["uploads", "upload"]);
 const UPLOAD_METHODS = new Set(["POST", "PATCH", "PUT"]);
-
-/** The pathname of an absolute URL string, without parsing the whole URL. */
-export function pathnameOf(url: string): string {
-  const scheme = url.indexOf("//");
-  const start = url.indexOf("/", scheme < 0 ? 0 : scheme + 2);
-  if (start < 0) return "/";
-  let end = url.length;
-  const q = url.indexOf("?", start);
-  if (q >= 0) end = q;
-  const h = url.indexOf("#", start);
-  if (h >= 0 && h < end) end = h;
-  return url.slice(start, end);
-}
 
 /**
  * Wrap `registry` with Prometheus metrics and health endpoints.
