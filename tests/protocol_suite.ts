@@ -86,7 +86,7 @@
 import { suite } from "uvu";
 import assert from "node:assert/strict";
 import { createRegistry } from "../lib/registry.ts";
-import type { RegistryOptions } from "../lib/registry.ts";
+import type { Registry, RegistryOptions } from "../lib/registry.ts";
 import type { Storage } from "../lib/storage/types.ts";
 import {
   type Answer,
@@ -253,17 +253,22 @@ function recording(storage: Storage): { storage: Storage; calls: string[] } {
 }
 
 /**
- * Register and run the protocol suite against storages made by `makeStorage`.
+ * Register and run the protocol suite against storages made by `makeStorage`, through registries
+ * made by `makeRegistry` (default `createRegistry`; wrappers such as `withMetrics` pass their own).
  *
  * @example
  * ```ts
  * protocolSuite("memory", () => memoryStorage());
  * ```
  */
-export function protocolSuite(label: string, makeStorage: StorageFactory): void {
+export function protocolSuite(
+  label: string,
+  makeStorage: StorageFactory,
+  makeRegistry: (options: RegistryOptions) => Registry = createRegistry,
+): void {
   async function fresh(options: Omit<RegistryOptions, "storage"> = {}): Promise<Fixture> {
     const storage = await makeStorage();
-    const registry = createRegistry({ ...options, storage });
+    const registry = makeRegistry({ ...options, storage });
     return { c: client(registry), storage };
   }
 

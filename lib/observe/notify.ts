@@ -107,7 +107,11 @@ class Lane {
       return;
     }
     this.#queue.push(event);
-    this.#running ??= this.#run().finally(() => (this.#running = undefined));
+    // Started from a microtask: the first fetch call can do synchronous set-up work (Deno), and
+    // the envelope is serialised there, none of which may run inside the caller's request.
+    this.#running ??= Promise.resolve().then(() => this.#run()).finally(() => {
+      this.#running = undefined;
+    });
   }
 
   /** Take `n` events off the head. */

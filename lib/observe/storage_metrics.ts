@@ -16,63 +16,57 @@ function timed(
   fn: AnyFunction,
   self: unknown,
 ): AnyFunction {
-  return function (...args: unknown[]) {
+  const { storageDuration, storageErrors } = metrics;
+  return async function (...args: unknown[]) {
     const start = performance.now();
-    const done = () =>
-      metrics.storageDuration.observe(operation, (performance.now() - start) / 1e3);
-    let result: unknown;
     try {
-      result = fn.apply(self, args);
+      return await fn.apply(self, args);
     } catch (error) {
-      done();
-      metrics.storageErrors.inc(operation);
-      throw error;
-    }
-    if (!(result instanceof Promise)) {
-      done();
-      return result;
-    }
-    return result.then((value) => {
-      done();
-      return value;
-    }, (error: unknown) => {
-      done();
       // An offset conflict is the contract's answer to a race, not a storage failure.
-      if (!(error instanceof UploadOffsetError)) metrics.storageErrors.inc(operation);
+      if (!(error instanceof UploadOffsetError)) storageErrors.inc(operation);
       throw error;
-    });
+    } finally {
+      storageDuration.observe(operation, (performance.now() - start) / 1e3);
+    }
   };
 }
 
+/** Every property name of `target` and its prototypes (not Object.prototype's). */
+function propertyNames(target: object): string[] {
+  const names = new Set<string>();
+  for (let o: object | null = target; o && o !== Object.prototype; o = Object.getPrototypeOf(o)) {
+    for (const name of Object.getOwnPropertyNames(o)) if (name !== "constructor") names.add(name);
+  }
+  return [...names];
+}
+
+/** A plain object with `target`'s members, its methods timed as `<prefix><name>`. */
 function instrumentObject<T extends object>(
   target: T,
   prefix: string,
   metrics: RegistryMetrics,
   nested: ReadonlySet<string>,
 ): T {
-  const cache = new Map<PropertyKey, unknown>();
-  return new Proxy(target, {
-    get(obj, prop) {
-      const hit = cache.get(prop);
-      if (hit !== undefined) return hit;
-      const value = Reflect.get(obj, prop, obj);
-      if (typeof prop !== "string") return value;
-      let wrapped: unknown = value;
-      if (typeof value === "function") {
-        wrapped = timed(metrics, `${prefix}${prop}`, value as AnyFunction, obj);
-      } else if (nested.has(prop) && typeof value === "object" && value !== null) {
-        wrapped = instrumentObject(value, `${prop}.`, metrics, new Set());
-      } else return value;
-      cache.set(prop, wrapped);
-      return wrapped;
-    },
-  });
+  const out: Record<string, unknown> = {};
+  for (const name of propertyNames(target)) {
+    const value = (target as Record<string, unknown>)[name];
+    if (typeof value === "function") {
+      out[name] = timed(metrics, `${prefix}${name}`, value as AnyFunction, target);
+    } else if (nested.has(name) && typeof value === "object" && value !== null) {
+      out[name] = instrumentObject(value, `${name}.`, metrics, new Set());
+    } else if (value !== undefined) {
+      out[name] = value;
+    }
+  }
+  return out as T;
 }
 
 /**
  * A Storage that records the latency and failures of every call to `storage` in `metrics`
  * (`fetch_registry_storage_operation_duration_seconds` and `..._errors_total`, label
- * `operation`). Optional methods stay optional: an absent method is still absent.
+ * `operation`). Built once, as plain objects (no Proxy on the request path): every method the
+ * adapter and its stores have when wrapped is timed, other members are copied, and an absent
+ * optional method stays absent.
  *
  * @example
  * ```ts
