@@ -215,6 +215,33 @@ events(
   },
 );
 
+events("wants: events nobody wants are never built", async () => {
+  const asked: string[] = [];
+  const events: RegistryEvent[] = [];
+  const registry = createRegistry({
+    observer: createEventObserver((e) => events.push(e), {
+      wants: (action, type) => {
+        asked.push(`${action} ${type}`);
+        return action === "push";
+      },
+    }),
+  });
+  const call = (method: string, path: string, init: RequestInit = {}) =>
+    registry.fetch(new Request(`${ORIGIN}${path}`, { method, ...init }));
+  assert.equal(
+    (await call("POST", `/v2/w/blobs/uploads/?digest=${sha(layer)}`, { body: layer })).status,
+    201,
+  );
+  await (await call("GET", `/v2/w/blobs/${sha(layer)}`)).arrayBuffer();
+  assert.equal((await call("DELETE", `/v2/w/blobs/${sha(layer)}`)).status, 202);
+  assert.deepEqual(asked, [
+    "push application/octet-stream",
+    "pull application/octet-stream",
+    "delete undefined",
+  ]);
+  assert.deepEqual(events.map((e) => e.action), ["push"]);
+});
+
 events("an observer that throws never changes the answer", async () => {
   const errors: unknown[] = [];
   const registry = createRegistry({

@@ -221,6 +221,7 @@ notify("filters by action and media type; each endpoint has its own queue", asyn
   notifier.publish(event("r", "push", "application/octet-stream"));
   notifier.publish(event("r", "pull", M));
   notifier.publish(event("r", "delete"));
+  assert.equal(notifier.wants("pull", M), true, "the dead endpoint takes everything");
   await until(() => notifier.stats()[0].delivered === 2);
   assert.deepEqual(delivered(sink.received).map((e) => e.action), ["push", "delete"]);
   assert.equal(notifier.stats()[1].pending, 4, "the dead endpoint holds its own events");
@@ -231,6 +232,18 @@ notify("filters by action and media type; each endpoint has its own queue", asyn
 });
 
 const config = suite("notify config");
+
+notify("wants: whether any endpoint's filter takes an action and media type", () => {
+  const M = "application/vnd.oci.image.manifest.v1+json";
+  const n = openNotifier({
+    endpoints: [endpoint("http://127.0.0.1:9/", { actions: ["push"], mediaTypes: [M] })],
+  });
+  assert.equal(n.wants("push", M), true);
+  assert.equal(n.wants("push", "application/octet-stream"), false);
+  assert.equal(n.wants("pull", M), false);
+  assert.equal(n.wants("push", undefined), true);
+  assert.equal(openNotifier({ endpoints: [] }).wants("push", M), false);
+});
 
 config("the full form, with durations in strings or milliseconds", () => {
   const parsed = parseNotifyConfig(JSON.stringify({

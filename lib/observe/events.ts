@@ -97,6 +97,12 @@ export interface EventOptions {
   externalUrl?: string;
   /** The client's address for `request.addr` (the server knows it; the handler does not). */
   clientAddress?(request: Request): string | undefined;
+  /**
+   * Whether anyone wants events of this action and target media type (e.g. a notifier's
+   * `wants`): events nobody wants are never built, which keeps pulls cheap when endpoints only
+   * take pushes. Default: every event is built.
+   */
+  wants?(action: RegistryAction, mediaType: string | undefined): boolean;
 }
 
 const PROCESS_INSTANCE = crypto.randomUUID();
@@ -176,15 +182,25 @@ export function eventFromOutcome(
  * @example
  * ```ts
  * const notifier = createNotifier({ endpoints: [endpointFromUrl("http://127.0.0.1:9000/")] });
- * const registry = createRegistry({ observer: createEventObserver(notifier.publish) });
+ * const registry = createRegistry({
+ *   observer: createEventObserver(notifier.publish, { wants: notifier.wants }),
+ * });
  * ```
  */
 export function createEventObserver(
   publish: (event: RegistryEvent) => void,
   options: EventOptions = {},
 ): RequestObserver {
+  const wants = options.wants;
   return (outcome) => {
-    if (!outcome.action) return;
+    const action = outcome.action;
+    if (!action) return;
+    if (wants) {
+      const type = action.action === "delete"
+        ? undefined
+        : action.mediaType ?? (action.manifest ? undefined : BLOB_TYPE);
+      if (!wants(action.action, type)) return;
+    }
     const event = eventFromOutcome(outcome, options);
     if (event) publish(event);
   };

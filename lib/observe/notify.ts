@@ -9,6 +9,7 @@
  */
 import { EVENTS_MEDIA_TYPE, type RegistryEvent } from "./events.ts";
 import type { NotifyEndpoint } from "./notify_config.ts";
+import type { RegistryAction } from "./outcome.ts";
 
 /** Why an event was dropped. */
 export type DropReason = "queue_full" | "retries_exhausted" | "shutdown";
@@ -51,6 +52,8 @@ export interface Notifier {
   publish(event: RegistryEvent): void;
   /** Counters per endpoint, in configuration order. */
   stats(): EndpointStats[];
+  /** Whether some endpoint's filter takes events of this action and target media type. */
+  wants(action: RegistryAction, mediaType: string | undefined): boolean;
   /**
    * Stop taking events and deliver what is queued for at most `deadlineMs`; then abort what is in
    * flight and drop (and count) the rest.
@@ -60,12 +63,12 @@ export interface Notifier {
 
 /** Whether `endpoint`'s filter takes `event`. */
 export function endpointAccepts(endpoint: NotifyEndpoint, event: RegistryEvent): boolean {
-  if (endpoint.actions && !endpoint.actions.includes(event.action)) return false;
-  const type = event.target.mediaType;
-  if (endpoint.mediaTypes && type !== undefined && !endpoint.mediaTypes.includes(type)) {
-    return false;
-  }
-  return true;
+  return accepts(endpoint, event.action, event.target.mediaType);
+}
+
+function accepts(endpoint: NotifyEndpoint, action: RegistryAction, type: string | undefined) {
+  if (endpoint.actions && !endpoint.actions.includes(action)) return false;
+  return !endpoint.mediaTypes || type === undefined || endpoint.mediaTypes.includes(type);
 }
 
 class Lane {
@@ -247,6 +250,7 @@ export function createNotifier(options: NotifierOptions): Notifier {
       }
     },
     stats: () => lanes.map((lane) => lane.stats()),
+    wants: (action, type) => lanes.some((lane) => accepts(lane.endpoint, action, type)),
     async close(deadlineMs) {
       const before = lanes.reduce((n, l) => n + l.delivered, 0);
       for (const lane of lanes) lane.close();
