@@ -67,7 +67,8 @@ export function withMetrics(registry: Registry, options: WithMetricsOptions = {}
     if (pathname === metricsPath) return metrics.handler(request);
     if (health && pathname === livePath) return health.live(request);
     if (health && pathname === readyPath) return await health.ready(request);
-    const method = METHODS.has(request.method) ? request.method : "OTHER";
+    const verb = request.method;
+    const method = METHODS.has(verb) ? verb : "OTHER";
     const route: string = classify(pathname) ?? "unmatched";
     const upload = UPLOAD_METHODS.has(method) && UPLOAD_ROUTES.has(route);
     let inner = request;
@@ -89,15 +90,17 @@ export function withMetrics(registry: Registry, options: WithMetricsOptions = {}
       duration.observe(labelKey(route, method), seconds);
       requests.inc(labelKey(route, method, response ? String(response.status) : "500"));
     }
-    if (response.body === null || request.method === "HEAD") return response;
+    if (verb === "HEAD") return response;
+    // Declared lengths are counted as sent and the body is not touched: reading `response.body`
+    // would turn a byte or file body into a stream (Bun then loses its fast paths).
     const declared = response.headers.get("Content-Length");
     if (declared !== null && /^\d+$/.test(declared)) {
-      // Declared lengths are counted as sent, leaving the body untouched (Bun keeps
-      // Content-Length and sendfile only for bodies it made itself).
       bytesOut.inc(route, Number(declared));
       return response;
     }
-    const counted = countBytes(response.body, (n) => bytesOut.inc(route, n));
+    const body = response.body;
+    if (body === null) return response;
+    const counted = countBytes(body, (n) => bytesOut.inc(route, n));
     return new Response(counted, response);
   }
 
