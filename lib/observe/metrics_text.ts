@@ -102,6 +102,16 @@ export class Counter extends Family {
     return this.#values.get(key)?.v ?? 0;
   }
 
+  /**
+   * The series of `key` as a mutable handle (`handle.v += n`), created at 0 if new: hot paths keep
+   * handles instead of looking the key up per increment.
+   */
+  series(key = ""): { v: number } {
+    let series = this.#values.get(key);
+    if (!series) this.#values.set(key, series = { v: 0 });
+    return series;
+  }
+
   render(): string {
     let out = this.header();
     for (const [key, { v }] of this.#values) {
@@ -153,6 +163,13 @@ export class Gauge extends Family {
     return this.#values.get(key)?.v ?? 0;
   }
 
+  /** The series of `key` as a mutable handle (`handle.v += n`), created at 0 if new. */
+  series(key = ""): { v: number } {
+    let series = this.#values.get(key);
+    if (!series) this.#values.set(key, series = { v: 0 });
+    return series;
+  }
+
   render(): string {
     let out = this.header();
     const series = this.#collect
@@ -165,7 +182,8 @@ export class Gauge extends Family {
   }
 }
 
-interface HistogramSeries {
+/** One histogram series: per-bucket (non-cumulative) counts, sum and count. */
+export interface HistogramSeries {
   counts: number[];
   sum: number;
   count: number;
@@ -189,11 +207,21 @@ export class Histogram extends Family {
 
   /** Record one observation in the series `key`. */
   observe(key: string, value: number): void {
+    this.observeIn(this.series(key), value);
+  }
+
+  /** The series of `key` as a handle for {@link Histogram.observeIn}, created empty if new. */
+  series(key = ""): HistogramSeries {
     let s = this.#series.get(key);
     if (!s) {
       s = { counts: new Array(this.buckets.length).fill(0), sum: 0, count: 0 };
       this.#series.set(key, s);
     }
+    return s;
+  }
+
+  /** Record one observation in a series handle. */
+  observeIn(s: HistogramSeries, value: number): void {
     const b = this.buckets;
     let i = 0;
     while (i < b.length && value > b[i]) i++;

@@ -9,7 +9,7 @@ import type { Registry } from "../registry.ts";
 import { countBytes } from "./count_stream.ts";
 import { createHealth, type HealthOptions } from "./health.ts";
 import { createRegistryMetrics, type RegistryMetrics } from "./metrics.ts";
-import { labelKey } from "./metrics_text.ts";
+import { type HistogramSeries, labelKey } from "./metrics_text.ts";
 import { inheritRequestId } from "./request_id.ts";
 import { createRouteClassifier, pathnameOf } from "./route_label.ts";
 
@@ -60,7 +60,36 @@ export function withMetrics(registry: Registry, options: WithMetricsOptions = {}
     : createHealth(registry.storage, options.health ?? {});
   const livePath = `${base}/healthz`;
   const readyPath = `${base}/readyz`;
-  const { requests, duration, bytesIn, bytesOut, inFlight, uploadsInProgress } = metrics;
+  const { requests, duration, bytesIn, bytesOut } = metrics;
+  const inFlight = metrics.inFlight.series();
+  const uploads = metrics.uploadsInProgress.series();
+
+  /** Series handles of one route and method: latency, bytes out, and requests by status. */
+  interface Handles {
+    duration: HistogramSeries;
+    bytesOut: { v: number };
+    status: Map<number, { v: number }>;
+  }
+  const handles = new Map<string, Map<string, Handles>>();
+  function handlesOf(route: string, method: string): Handles {
+    let byMethod = handles.get(route);
+    if (!byMethod) handles.set(route, byMethod = new Map());
+    let h = byMethod.get(method);
+    if (!h) {
+      h = {
+        duration: duration.series(labelKey(route, method)),
+        bytesOut: bytesOut.series(route),
+        status: new Map(),
+      };
+      byMethod.set(method, h);
+    }
+    return h;
+  }
+  function statusOf(h: Handles, route: string, method: string, status: number): { v: number } {
+    let c = h.status.get(status);
+    if (!c) h.status.set(status, c = requests.series(labelKey(route, method, String(status))));
+    return c;
+  }
 
   async function fetch(request: Request): Promise<Response> {
     const pathname = pathnameOf(request.url);
@@ -78,29 +107,33 @@ export function withMetrics(registry: Registry, options: WithMetricsOptions = {}
       inheritRequestId(request, inner);
     }
     const start = performance.now();
-    inFlight.add("", 1);
-    if (upload) uploadsInProgress.add("", 1);
+    inFlight.v++;
+    if (upload) uploads.v++;
+    const h = handlesOf(route, method);
     let response: Response | undefined;
     try {
       response = await registry.fetch(inner);
     } finally {
-      const seconds = (performance.now() - start) / 1e3;
-      inFlight.add("", -1);
-      if (upload) uploadsInProgress.add("", -1);
-      duration.observe(labelKey(route, method), seconds);
-      requests.inc(labelKey(route, method, response ? String(response.status) : "500"));
+      duration.observeIn(h.duration, (performance.now() - start) / 1e3);
+      inFlight.v--;
+      if (upload) uploads.v--;
+      statusOf(h, route, method, response ? response.status : 500).v++;
     }
     if (verb === "HEAD") return response;
     // Declared lengths are counted as sent and the body is not touched: reading `response.body`
     // would turn a byte or file body into a stream (Bun then loses its fast paths).
     const declared = response.headers.get("Content-Length");
-    if (declared !== null && /^\d+$/.test(declared)) {
-      bytesOut.inc(route, Number(declared));
-      return response;
+    if (declared !== null) {
+      const n = Number(declared);
+      if (Number.isSafeInteger(n) && n >= 0 && declared.trim() !== "") {
+        h.bytesOut.v += n;
+        return response;
+      }
     }
     const body = response.body;
     if (body === null) return response;
-    const counted = countBytes(body, (n) => bytesOut.inc(route, n));
+    const out = h.bytesOut;
+    const counted = countBytes(body, (n) => (out.v += n));
     return new Response(counted, response);
   }
 
