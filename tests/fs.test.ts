@@ -33,12 +33,12 @@ import {
   assertBytes,
   bytesOf,
   chunksOf,
-  digestOf,
   manifestOf,
   pushBlob,
   readAll,
-  storageContract,
-} from "./storage_contract.ts";
+} from "../lib/testing/contract_support.ts";
+import { digestOf } from "../lib/testing/content.ts";
+import { storageContract } from "../lib/testing/storage_contract.ts";
 
 /** Every root of this run lives under one directory, removed when the process exits. */
 const base = mkdtempSync(join(tmpdir(), "fetch-registry-fs-test-"));
@@ -65,7 +65,12 @@ async function cleanup(storage: Storage): Promise<void> {
   if (root) rmSync(root, { recursive: true, force: true });
 }
 
-storageContract("fs", makeFs, cleanup);
+const contract = suite("fs storage contract");
+storageContract("fs", makeFs, {
+  test: contract,
+  cleanup: (storage) => cleanup(storage as Storage),
+});
+contract.run();
 protocolSuite("fs", makeFs);
 
 /** Every file under `dir`, relative, sorted. */

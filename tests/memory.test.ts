@@ -13,9 +13,11 @@ import { detectRuntime } from "../lib/server/serve.ts";
 import { type StartedRegistry, startRegistry } from "../lib/server/start.ts";
 import { memoryStorage } from "../lib/storage/memory.ts";
 import { protocolSuite } from "./protocol_suite.ts";
-import { storageContract } from "./storage_contract.ts";
+import { storageContract } from "../lib/testing/storage_contract.ts";
 
-storageContract("memory", () => memoryStorage());
+const contract = suite("memory storage contract");
+storageContract("memory", () => memoryStorage(), { test: contract });
+contract.run();
 protocolSuite("memory", () => memoryStorage());
 
 const RUNTIME = detectRuntime();
