@@ -28,7 +28,7 @@ import { createRegistry } from "../lib/registry.ts";
 import { fsStorage } from "../lib/storage/fs.ts";
 import { type Claim, claimOffset } from "../lib/storage/fs_upload_claims.ts";
 import { type Storage, UploadOffsetError } from "../lib/storage/types.ts";
-import { protocolSuite } from "./protocol_suite.ts";
+import { protocolSuite } from "./protocol/mod.ts";
 import {
   assertBytes,
   bytesOf,

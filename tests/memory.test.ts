@@ -12,7 +12,7 @@ import { suite } from "uvu";
 import { detectRuntime } from "../lib/server/serve.ts";
 import { type StartedRegistry, startRegistry } from "../lib/server/start.ts";
 import { memoryStorage } from "../lib/storage/memory.ts";
-import { protocolSuite } from "./protocol_suite.ts";
+import { protocolSuite } from "./protocol/mod.ts";
 import { storageContract } from "../lib/testing/storage_contract.ts";
 
 const contract = suite("memory storage contract");

@@ -17,7 +17,7 @@ import { parseS3Spec } from "../lib/s3/spec.ts";
 import { storageFromSpec } from "../lib/storage/from_spec.ts";
 import { s3Storage, type S3StorageOptions } from "../lib/storage/s3.ts";
 import { type Storage, UploadOffsetError } from "../lib/storage/types.ts";
-import { protocolSuite } from "./protocol_suite.ts";
+import { protocolSuite } from "./protocol/mod.ts";
 import { digestOf } from "../lib/testing/content.ts";
 import { bytesOf, chunksOf, readAll } from "../lib/testing/contract_support.ts";
 import { storageContract } from "../lib/testing/storage_contract.ts";
