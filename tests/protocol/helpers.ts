@@ -8,11 +8,22 @@ import assert from "node:assert/strict";
 import type { suite } from "uvu";
 import type { RegistryOptions } from "../../lib/registry.ts";
 import type { Storage } from "../../lib/storage/types.ts";
-import { type Answer, type Client, expectStatus, pushBlob, pushManifest } from "../support/http.ts";
+import {
+  type Answer,
+  type Client,
+  expectStatus,
+  locationOf,
+  pushBlob,
+  pushManifest,
+  startUpload,
+  streamOf,
+  withQuery,
+} from "../support/http.ts";
 import {
   type BuiltManifest,
   configBlob,
   describe,
+  digestOf,
   EMPTY_JSON,
   OCI_CONFIG,
   OCI_EMPTY,
@@ -259,4 +270,97 @@ export async function referrerSetup(c: Client, name: string): Promise<ReferrerSe
   const putC = await pushManifest(c, name, cLayer);
   assert.equal(putC.headers.get("OCI-Subject"), ghost.manifest.digest);
   return { subject, ghost, aConfig, aLayer, index, bConfig, bLayer, cLayer };
+}
+
+/** How {@link chunkedUpload} sends its chunks and finishes. */
+export interface ChunkedUploadOptions {
+  /** Query of the POST that opens the session (`?digest-algorithm=sha512`). */
+  query?: string;
+  /** The digest the PUT claims; default: the sha256 of every chunk and `last`. */
+  digest?: string;
+  /** Bytes the PUT carries as the final chunk; default: no body. */
+  last?: Uint8Array;
+  /**
+   * Content-Range of the final chunk in the PUT: true (default) for the right one, false for
+   * none, or a literal value (a wrong range, on purpose).
+   */
+  lastRange?: boolean | string;
+  /** Send `Content-Range` on the PATCHes of whole chunks (default true). */
+  contentRange?: boolean;
+  /** Headers sent with every PATCH and the PUT (`Content-Type`). */
+  headers?: Record<string, string>;
+}
+
+/** The answers of a {@link chunkedUpload}. */
+export interface ChunkedUpload {
+  /** The digest the PUT claimed. */
+  digest: string;
+  /** The Location the POST answered. */
+  location: string;
+  /** Each PATCH's answer, in order (each asserted 202 with the cumulative Range). */
+  patches: Answer[];
+  /** The PUT's answer, not asserted: the caller checks 201 or the error it expects. */
+  put: Answer;
+}
+
+/**
+ * The chunked-upload sequence: POST a session in `name`, PATCH each chunk at the Location the
+ * previous answer gave (asserting 202, the cumulative `Range` and a session Location), then PUT
+ * `?digest=` with the optional final chunk. A chunk given as a list of pieces is sent as a
+ * stream of those pieces with no Content-Range or length (a streamed PATCH).
+ *
+ * @example
+ * ```ts
+ * const { put } = await chunkedUpload(c, "a", [bytes.subarray(0, 10), bytes.subarray(10)]);
+ * expectStatus(put, 201);
+ * ```
+ */
+export async function chunkedUpload(
+  c: Client,
+  name: string,
+  chunks: (Uint8Array | Uint8Array[])[],
+  options: ChunkedUploadOptions = {},
+): Promise<ChunkedUpload> {
+  const headers = options.headers ?? {};
+  const all = [...chunks.flat(), ...(options.last ? [options.last] : [])];
+  const whole = new Uint8Array(all.reduce((n, b) => n + b.byteLength, 0));
+  let at = 0;
+  for (const b of all) {
+    whole.set(b, at);
+    at += b.byteLength;
+  }
+  const digest = options.digest ?? digestOf(whole);
+  const location = await startUpload(c, name, options.query);
+  let next = location;
+  let offset = 0;
+  const patches: Answer[] = [];
+  for (const chunk of chunks) {
+    const streamed = Array.isArray(chunk);
+    const size = streamed ? chunk.reduce((n, b) => n + b.byteLength, 0) : chunk.byteLength;
+    const range: Record<string, string> = !streamed && options.contentRange !== false
+      ? { "Content-Range": `${offset}-${offset + size - 1}` }
+      : {};
+    const res = await c.call("PATCH", next, {
+      headers: { ...headers, ...range },
+      body: streamed ? streamOf(chunk) : chunk,
+    });
+    expectStatus(res, 202);
+    offset += size;
+    assert.equal(res.headers.get("Range"), `0-${offset - 1}`, `PATCH ${next}: Range`);
+    next = locationOf(res);
+    assert.ok(next.startsWith(`/v2/${name}/blobs/uploads/`), `PATCH Location: ${next}`);
+    patches.push(res);
+  }
+  const lastRange = options.lastRange ?? true;
+  const putHeaders: Record<string, string> = { ...headers };
+  if (options.last && lastRange !== false) {
+    putHeaders["Content-Range"] = typeof lastRange === "string"
+      ? lastRange
+      : `${offset}-${offset + options.last.byteLength - 1}`;
+  }
+  const put = await c.call("PUT", withQuery(next, { digest }), {
+    headers: putHeaders,
+    body: options.last,
+  });
+  return { digest, location, patches, put };
 }

@@ -20,7 +20,7 @@ import {
   randomBytes,
   utf8,
 } from "../support/oci.ts";
-import { equalBytes, type SuiteContext } from "./helpers.ts";
+import { chunkedUpload, equalBytes, type SuiteContext } from "./helpers.ts";
 
 /** Register the tests of pull: the base endpoint, blob GET/HEAD, ranges and conditional requests. */
 export function pullTests({ fresh, group }: SuiteContext): void {
@@ -241,16 +241,11 @@ export function pullTests({ fresh, group }: SuiteContext): void {
       assert.equal(get.headers.get("Docker-Content-Digest"), d512);
       const other = randomBytes(3000, 6);
       const o512 = digestOf(other, "sha512");
-      const start = await c.call("POST", "/v2/b/blobs/uploads/?digest-algorithm=sha512");
-      expectStatus(start, 202);
-      const patch = await c.call("PATCH", locationOf(start), {
-        headers: { "Content-Range": "0-1499", "Content-Type": "application/octet-stream" },
-        body: other.subarray(0, 1500),
-      });
-      expectStatus(patch, 202);
-      const put = await c.call("PUT", withQuery(locationOf(patch), { digest: o512 }), {
-        headers: { "Content-Range": "1500-2999" },
-        body: other.subarray(1500),
+      const { put } = await chunkedUpload(c, "b", [other.subarray(0, 1500)], {
+        query: "?digest-algorithm=sha512",
+        digest: o512,
+        last: other.subarray(1500),
+        headers: { "Content-Type": "application/octet-stream" },
       });
       expectStatus(put, 201);
       assert.equal(put.headers.get("Docker-Content-Digest"), o512);

@@ -16,7 +16,7 @@ import {
   withQuery,
 } from "../support/http.ts";
 import { digestOf, randomBytes, utf8 } from "../support/oci.ts";
-import { equalBytes, type SuiteContext } from "./helpers.ts";
+import { chunkedUpload, equalBytes, type SuiteContext } from "./helpers.ts";
 
 /** Register the tests of push: upload sessions under failure and concurrency, single POST, cancel. */
 export function sessionTests({ fresh, group, makeStorage }: SuiteContext): void {
@@ -67,18 +67,15 @@ export function sessionTests({ fresh, group, makeStorage }: SuiteContext): void 
       const size = 12 * 1024 * 1024 + 17;
       const bytes = randomBytes(size, 30);
       const digest = digestOf(bytes);
-      let location = await startUpload(c, "big");
       const cuts = [0, 3_000_001, 6_500_000, 6_500_001, 11_000_000, size];
-      for (let i = 0; i + 1 < cuts.length; i++) {
-        const res = await c.call("PATCH", location, {
-          headers: { "Content-Range": `${cuts[i]}-${cuts[i + 1] - 1}` },
-          body: bytes.subarray(cuts[i], cuts[i + 1]),
-        });
-        expectStatus(res, 202);
-        assert.equal(res.headers.get("Range"), `0-${cuts[i + 1] - 1}`);
-        location = locationOf(res);
-      }
-      expectStatus(await c.call("PUT", withQuery(location, { digest })), 201);
+      const chunks = cuts.slice(1).map((end, i) => bytes.subarray(cuts[i], end));
+      // Each PATCH: 202 with Range 0-<cut - 1>.
+      const { patches, put } = await chunkedUpload(c, "big", chunks, { digest });
+      assert.deepEqual(
+        patches.map((p) => p.headers.get("Range")),
+        cuts.slice(1).map((end) => `0-${end - 1}`),
+      );
+      expectStatus(put, 201);
       const head = await c.call("HEAD", `/v2/big/blobs/${digest}`);
       assert.equal(head.headers.get("Content-Length"), String(size));
       const part = 5 * 1024 * 1024;

@@ -15,7 +15,7 @@ import {
   withQuery,
 } from "../support/http.ts";
 import { configBlob, digestOf, randomBytes, utf8 } from "../support/oci.ts";
-import { equalBytes, type SuiteContext } from "./helpers.ts";
+import { chunkedUpload, equalBytes, type SuiteContext } from "./helpers.ts";
 
 /** Register the tests of push: upload sessions (POST, PATCH, PUT, monolithic and chunked). */
 export function uploadTests({ fresh, group, makeStorage }: SuiteContext): void {
@@ -102,20 +102,12 @@ export function uploadTests({ fresh, group, makeStorage }: SuiteContext): void {
       const { c } = await fresh();
       const bytes = randomBytes(70000, 21);
       const digest = digestOf(bytes);
-      const location = await startUpload(c, "a");
-      const first = await c.call("PATCH", location, {
-        headers: { "Content-Type": "application/octet-stream" },
-        body: streamOf([bytes.subarray(0, 1000), bytes.subarray(1000, 40000)]),
-      });
-      expectStatus(first, 202);
-      assert.equal(first.headers.get("Range"), "0-39999");
-      assert.ok(locationOf(first).startsWith("/v2/a/blobs/uploads/"));
-      const second = await c.call("PATCH", locationOf(first), {
-        body: streamOf([bytes.subarray(40000)]),
-      });
-      expectStatus(second, 202);
-      assert.equal(second.headers.get("Range"), "0-69999");
-      const put = await c.call("PUT", withQuery(locationOf(second), { digest }));
+      // Two streamed PATCHes (Range 0-39999, then 0-69999), then a PUT without body.
+      const { patches, put } = await chunkedUpload(c, "a", [
+        [bytes.subarray(0, 1000), bytes.subarray(1000, 40000)],
+        [bytes.subarray(40000)],
+      ]);
+      assert.deepEqual(patches.map((p) => p.headers.get("Range")), ["0-39999", "0-69999"]);
       expectStatus(put, 201);
       assert.equal(put.headers.get("Docker-Content-Digest"), digest);
       equalBytes((await c.call("GET", `/v2/a/blobs/${digest}`)).body, bytes, "streamed blob");
@@ -160,14 +152,10 @@ export function uploadTests({ fresh, group, makeStorage }: SuiteContext): void {
     const { c } = await fresh();
     const bytes = randomBytes(2000, 23);
     const digest = digestOf(bytes);
-    const location = await startUpload(c, "a");
-    const one = await c.call("PATCH", location, {
-      headers: { "Content-Range": "0-499" },
-      body: bytes.subarray(0, 500),
-    });
-    expectStatus(one, 202);
-    const put = await c.call("PUT", withQuery(locationOf(one), { digest }), {
-      body: bytes.subarray(500),
+    const { put } = await chunkedUpload(c, "a", [bytes.subarray(0, 500)], {
+      digest,
+      last: bytes.subarray(500),
+      lastRange: false,
     });
     expectStatus(put, 201);
     equalBytes((await c.call("GET", `/v2/a/blobs/${digest}`)).body, bytes, "blob");
@@ -225,15 +213,10 @@ export function uploadTests({ fresh, group, makeStorage }: SuiteContext): void {
     const { c } = await fresh();
     const bytes = randomBytes(100, 25);
     const digest = digestOf(bytes);
-    const location = await startUpload(c, "a");
-    const one = await c.call("PATCH", location, {
-      headers: { "Content-Range": "0-49" },
-      body: bytes.subarray(0, 50),
-    });
-    expectStatus(one, 202);
-    const put = await c.call("PUT", withQuery(locationOf(one), { digest }), {
-      headers: { "Content-Range": "60-99" },
-      body: bytes.subarray(60),
+    const { put } = await chunkedUpload(c, "a", [bytes.subarray(0, 50)], {
+      digest,
+      last: bytes.subarray(60),
+      lastRange: "60-99",
     });
     expectError(put, 416, ["RANGE_INVALID", "BLOB_UPLOAD_INVALID"]);
     expectError(await c.call("GET", `/v2/a/blobs/${digest}`), 404, "BLOB_UNKNOWN");
