@@ -11,6 +11,7 @@ import type { Storage } from "../../lib/storage/types.ts";
 import {
   type Answer,
   type Client,
+  expectError,
   expectStatus,
   locationOf,
   pushBlob,
@@ -363,4 +364,29 @@ export async function chunkedUpload(
     body: options.last,
   });
   return { digest, location, patches, put };
+}
+
+/**
+ * GET, PATCH (with `body`), PUT `?digest=` (with `body`) and DELETE on the upload session `path`
+ * all answer 404 BLOB_UPLOAD_UNKNOWN.
+ *
+ * @example
+ * ```ts
+ * await expectUnknownSession(c, "/v2/a/blobs/uploads/nosuchsession", utf8("x"));
+ * ```
+ */
+export async function expectUnknownSession(
+  c: Client,
+  path: string,
+  body: Uint8Array,
+): Promise<void> {
+  const requests: [string, string, Uint8Array | undefined][] = [
+    ["GET", path, undefined],
+    ["PATCH", path, body],
+    ["PUT", withQuery(path, { digest: digestOf(body) }), body],
+    ["DELETE", path, undefined],
+  ];
+  for (const [method, target, data] of requests) {
+    expectError(await c.call(method, target, { body: data }), 404, "BLOB_UPLOAD_UNKNOWN");
+  }
 }

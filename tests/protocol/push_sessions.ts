@@ -16,7 +16,7 @@ import {
   withQuery,
 } from "../support/http.ts";
 import { digestOf, randomBytes, utf8 } from "../support/oci.ts";
-import { chunkedUpload, equalBytes, type SuiteContext } from "./helpers.ts";
+import { chunkedUpload, equalBytes, expectUnknownSession, type SuiteContext } from "./helpers.ts";
 
 /** Register the tests of push: upload sessions under failure and concurrency, single POST, cancel. */
 export function sessionTests({ fresh, group, makeStorage }: SuiteContext): void {
@@ -151,14 +151,7 @@ export function sessionTests({ fresh, group, makeStorage }: SuiteContext): void 
       const location = await startUpload(c, "a");
       const elsewhere = location.replace(/^\/v2\/a\//, "/v2/b/");
       assert.notEqual(elsewhere, location);
-      expectError(await c.call("GET", elsewhere), 404, "BLOB_UPLOAD_UNKNOWN");
-      expectError(await c.call("PATCH", elsewhere, { body: bytes }), 404, "BLOB_UPLOAD_UNKNOWN");
-      expectError(
-        await c.call("PUT", withQuery(elsewhere, { digest }), { body: bytes }),
-        404,
-        "BLOB_UPLOAD_UNKNOWN",
-      );
-      expectError(await c.call("DELETE", elsewhere), 404, "BLOB_UPLOAD_UNKNOWN");
+      await expectUnknownSession(c, elsewhere, bytes);
       expectError(await c.call("GET", `/v2/b/blobs/${digest}`), 404, "BLOB_UNKNOWN");
       // still usable in a
       const put = await c.call("PUT", withQuery(location, { digest }), { body: bytes });
@@ -172,14 +165,7 @@ export function sessionTests({ fresh, group, makeStorage }: SuiteContext): void 
     async () => {
       const { c } = await fresh();
       const path = "/v2/a/blobs/uploads/doesnotexist0123456789";
-      expectError(await c.call("GET", path), 404, "BLOB_UPLOAD_UNKNOWN");
-      expectError(await c.call("PATCH", path, { body: utf8("x") }), 404, "BLOB_UPLOAD_UNKNOWN");
-      expectError(
-        await c.call("PUT", withQuery(path, { digest: digestOf(utf8("x")) }), { body: utf8("x") }),
-        404,
-        "BLOB_UPLOAD_UNKNOWN",
-      );
-      expectError(await c.call("DELETE", path), 404, "BLOB_UPLOAD_UNKNOWN");
+      await expectUnknownSession(c, path, utf8("x"));
     },
   );
 
