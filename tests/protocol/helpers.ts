@@ -165,15 +165,17 @@ export function recording(storage: Storage): { storage: Storage; calls: string[]
         };
       },
     });
+  // Only members the adapter has are wrapped: an absent optional capability stays absent.
+  const list = storage.repositories;
   const wrapped: Storage = {
     blobs: wrap(storage.blobs, "blobs."),
-    uploads: wrap(storage.uploads, "uploads."),
+    uploads: storage.uploads && wrap(storage.uploads, "uploads."),
     manifests: wrap(storage.manifests, "manifests."),
     tags: wrap(storage.tags, "tags."),
-    repositories: (options) => {
+    repositories: list && ((options) => {
       calls.push("repositories");
-      return storage.repositories(options);
-    },
+      return list.call(storage, options);
+    }),
   };
   return { storage: wrapped, calls };
 }
