@@ -28,17 +28,17 @@ import { createRegistry } from "../lib/registry.ts";
 import { fsStorage } from "../lib/storage/fs.ts";
 import { type Claim, claimOffset } from "../lib/storage/fs_upload_claims.ts";
 import { type Storage, UploadOffsetError } from "../lib/storage/types.ts";
-import { protocolSuite } from "./protocol_suite.ts";
+import { protocolSuite } from "./protocol/mod.ts";
 import {
   assertBytes,
   bytesOf,
   chunksOf,
-  digestOf,
   manifestOf,
   pushBlob,
   readAll,
-  storageContract,
-} from "./storage_contract.ts";
+} from "../lib/testing/contract_support.ts";
+import { digestOf } from "../lib/testing/content.ts";
+import { storageContract } from "../lib/testing/storage_contract.ts";
 
 /** Every root of this run lives under one directory, removed when the process exits. */
 const base = mkdtempSync(join(tmpdir(), "fetch-registry-fs-test-"));
@@ -65,7 +65,12 @@ async function cleanup(storage: Storage): Promise<void> {
   if (root) rmSync(root, { recursive: true, force: true });
 }
 
-storageContract("fs", makeFs, cleanup);
+const contract = suite("fs storage contract");
+storageContract("fs", makeFs, {
+  test: contract,
+  cleanup: (storage) => cleanup(storage as Storage),
+});
+contract.run();
 protocolSuite("fs", makeFs);
 
 /** Every file under `dir`, relative, sorted. */

@@ -17,8 +17,10 @@ import { parseS3Spec } from "../lib/s3/spec.ts";
 import { storageFromSpec } from "../lib/storage/from_spec.ts";
 import { s3Storage, type S3StorageOptions } from "../lib/storage/s3.ts";
 import { type Storage, UploadOffsetError } from "../lib/storage/types.ts";
-import { protocolSuite } from "./protocol_suite.ts";
-import { bytesOf, chunksOf, digestOf, readAll, storageContract } from "./storage_contract.ts";
+import { protocolSuite } from "./protocol/mod.ts";
+import { digestOf } from "../lib/testing/content.ts";
+import { bytesOf, chunksOf, readAll } from "../lib/testing/contract_support.ts";
+import { storageContract } from "../lib/testing/storage_contract.ts";
 import { prepareS3, removePrefix, s3TestEnv, uniquePrefix } from "./support/s3_env.ts";
 
 const env = s3TestEnv();
@@ -434,7 +436,9 @@ s3("--storage s3://BUCKET/PREFIX?endpoint=&region= with AWS_* credentials", asyn
 
 s3.run();
 
-storageContract("s3", () => s3Storage(optionsFor()));
+const contract = suite("s3 storage contract");
+storageContract("s3", () => s3Storage(optionsFor()), { test: contract });
+contract.run();
 protocolSuite("s3", () => s3Storage(optionsFor()));
 
 const cleanup = suite("s3 cleanup");

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { createHash, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { connect, type Socket } from "node:net";
 import { tmpdir } from "node:os";
@@ -20,14 +20,11 @@ import { detectRuntime, serve, type ServerKind } from "../lib/server/serve.ts";
 import { type StartedRegistry, startRegistry } from "../lib/server/start.ts";
 import { AddressInUseError, type RequestLogEntry } from "../lib/server/types.ts";
 import { memoryStorage } from "../lib/storage/memory.ts";
+import { MEDIA_TYPES, sha256 } from "../lib/testing/mod.ts";
 
 const RUNTIME = detectRuntime();
-const OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json";
-const EMPTY_CONFIG = "application/vnd.oci.empty.v1+json";
-
-function sha256(bytes: Uint8Array): string {
-  return `sha256:${createHash("sha256").update(bytes).digest("hex")}`;
-}
+const OCI_MANIFEST = MEDIA_TYPES.manifest;
+const EMPTY_CONFIG = MEDIA_TYPES.empty;
 
 /** A stream of `bytes` in `size`-byte chunks, one per pull. */
 function chunked(bytes: Uint8Array, size: number): ReadableStream<Uint8Array> {

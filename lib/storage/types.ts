@@ -6,8 +6,8 @@
  * not an exception. The few conflicts an adapter must detect atomically are thrown as
  * {@link UploadOffsetError}; anything else thrown is an internal failure (a 500).
  *
- * Every adapter runs the same contract suite (tests/storage_contract.ts) and the same HTTP
- * protocol suite (tests/protocol_suite.ts).
+ * Every adapter runs the same contract suite (lib/testing/storage_contract.ts) and the same HTTP
+ * protocol suite (tests/protocol/mod.ts).
  *
  * @module
  */
