@@ -63,7 +63,7 @@ export function s3UploadStore(
   s3: S3Client,
   layout: Layout,
   options: S3UploadStoreOptions,
-): UploadStore {
+): Required<UploadStore> {
   const leaseMs = options.leaseMs ?? 60_000;
   const records = sessionRecords(s3, layout, leaseMs);
   const context = { s3, layout, records, leaseMs, partSize: options.partSize };

@@ -29,10 +29,10 @@ import type {
   ByteRange,
   Descriptor,
   Digest,
+  FullStorage,
   ListOptions,
   ManifestRecord,
   Page,
-  Storage,
 } from "./types.ts";
 
 /** Options of {@link s3Storage}. */
@@ -116,7 +116,7 @@ function md5Etag(text: string): string {
  * const registry = createRegistry({ storage });
  * ```
  */
-export function s3Storage(options: S3StorageOptions): Storage {
+export function s3Storage(options: S3StorageOptions): FullStorage {
   const partSize = options.partSize ?? 8 * 1024 * 1024;
   if (!(partSize >= MIN_PART_SIZE)) {
     throw new RangeError(
@@ -173,7 +173,7 @@ export function s3Storage(options: S3StorageOptions): Storage {
     if (await hasManifests(repository)) await s3.putObject(layout.catalogEntry(repository), EMPTY);
   }
 
-  const storage: Storage = {
+  const storage: FullStorage = {
     blobs: {
       stat: statLink,
 
