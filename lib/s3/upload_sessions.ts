@@ -11,7 +11,8 @@
  *   their bytes stay in the tail object, which commit copies to the blob key.
  * - Reads and commits (upload_commit.ts) complete the multipart upload into `uploads/<id>/data`
  *   first; commit then copies it to the content-addressed key in one CopyObject.
- * - Cancel and purge abort the multipart upload and remove the session's objects.
+ * - Cancel and purge abort the multipart upload and remove the session's objects. Expiry is the
+ *   registry handler's (its `uploadTtlMs`): it calls `purge(before)`; nothing here has a TTL.
  *
  * Each process remembers the size of the bytes it last appended or handed out by `read` per
  * session (a bounded map): the handler verifies the digest of exactly those bytes, so a commit

@@ -63,12 +63,6 @@ export interface S3StorageOptions {
   redirect?: boolean;
   /** Lifetime of presigned URLs in ms (default 15 minutes). */
   redirectTtlMs?: number;
-  /**
-   * Accepted for symmetry with the handler's `uploadTtlMs`: expiry itself is driven by the
-   * handler through `uploads.purge`. A bucket lifecycle rule (AbortIncompleteMultipartUpload)
-   * is a good second line.
-   */
-  uploadTtlMs?: number;
   /** How the store wants `If-Match` values; learned on first use when not given. */
   ifMatchStyle?: "quoted" | "bare";
 }
