@@ -97,7 +97,7 @@ async function alone(
  * received: else 416) and Content-Length against the body.
  */
 async function appendBody(ctx: RequestContext, upload: UploadInfo): Promise<UploadInfo> {
-  const { request, storage, hashes, name } = ctx;
+  const { request, hashes, name } = ctx;
   const declared = contentLength(request);
   const rangeHeader = request.headers.get("Content-Range");
   let length = declared;
