@@ -8,6 +8,12 @@ export type { Registry, RegistryLogger, RegistryOptions } from "./lib/registry.t
 export { ERROR_CODES, RegistryError } from "./lib/errors.ts";
 export type { ErrorCode, RegistryErrorOptions } from "./lib/errors.ts";
 export * from "./lib/storage/types.ts";
+export {
+  capabilitiesOf,
+  CAPABILITY_MEMBERS,
+  CAPABILITY_NAMES,
+} from "./lib/storage/capabilities.ts";
+export type { CapabilityName, StorageCapabilities } from "./lib/storage/capabilities.ts";
 export { memoryStorage } from "./lib/storage/memory.ts";
 export { fsStorage, type FsStorageOptions } from "./lib/storage/fs.ts";
 export { s3Storage, type S3StorageOptions } from "./lib/storage/s3.ts";

@@ -316,6 +316,42 @@ s3("cancel and purge abort the multipart upload and remove the session's objects
 });
 
 s3(
+  "purge(before) ends only sessions created before the cut-off; the registry refuses them first",
+  async () => {
+    const options = optionsFor({ partSize: 5 * MiB });
+    const s = s3Storage(options);
+    const old = await s.uploads.create("p", { algorithm: "sha256" });
+    await s.uploads.append("p", old.id, 0, chunksOf(bytesOf(6 * MiB, 41)));
+    await new Promise((r) => setTimeout(r, 5));
+    const cut = Date.now();
+    await new Promise((r) => setTimeout(r, 5));
+    const bytes = bytesOf(6 * MiB, 42);
+    const young = await s.uploads.create("p", { algorithm: "sha256" });
+    await s.uploads.append("p", young.id, 0, chunksOf(bytes));
+    assert.equal(await multipartUploads(options.prefix!), 2);
+    // Expiry is the handler's: through a registry whose TTL the old session has outlived, it is
+    // unknown, while the adapter (no TTL of its own) still holds it.
+    const registry = createRegistry({ storage: s, uploadTtlMs: Date.now() - old.createdAt - 1 });
+    const status = await registry.fetch(new Request(`http://r/v2/p/blobs/uploads/${old.id}`));
+    assert.equal(status.status, 404);
+    assert.equal((await status.json()).errors[0].code, "BLOB_UPLOAD_UNKNOWN");
+    assert.equal((await s.uploads.get("p", old.id))?.size, 6 * MiB);
+    // purge: the old session's record, objects and multipart upload go; the young one stays whole.
+    assert.equal(await s.uploads.purge(cut), 1);
+    assert.equal(await s.uploads.get("p", old.id), undefined);
+    assert.equal(await multipartUploads(options.prefix!), 1);
+    assert.ok(
+      (await keys(options.prefix!, "uploads/")).every((k) => k.startsWith(`uploads/${young.id}/`)),
+      "only the young session's objects remain",
+    );
+    assert.equal(await s.uploads.purge(cut), 0, "nothing more before the cut-off");
+    const digest = digestOf(bytes);
+    assert.equal((await s.uploads.commit("p", young.id, digest, bytes.byteLength))?.size, 6 * MiB);
+    assert.equal(await multipartUploads(options.prefix!), 0);
+  },
+);
+
+s3(
   "listing tags reads only the repository's tag keys; nested repositories stay apart",
   async () => {
     const options = optionsFor();

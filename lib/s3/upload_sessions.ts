@@ -11,7 +11,8 @@
  *   their bytes stay in the tail object, which commit copies to the blob key.
  * - Reads and commits (upload_commit.ts) complete the multipart upload into `uploads/<id>/data`
  *   first; commit then copies it to the content-addressed key in one CopyObject.
- * - Cancel and purge abort the multipart upload and remove the session's objects.
+ * - Cancel and purge abort the multipart upload and remove the session's objects. Expiry is the
+ *   registry handler's (its `uploadTtlMs`): it calls `purge(before)`; nothing here has a TTL.
  *
  * Each process remembers the size of the bytes it last appended or handed out by `read` per
  * session (a bounded map): the handler verifies the digest of exactly those bytes, so a commit
@@ -63,7 +64,7 @@ export function s3UploadStore(
   s3: S3Client,
   layout: Layout,
   options: S3UploadStoreOptions,
-): UploadStore {
+): Required<UploadStore> {
   const leaseMs = options.leaseMs ?? 60_000;
   const records = sessionRecords(s3, layout, leaseMs);
   const context = { s3, layout, records, leaseMs, partSize: options.partSize };

@@ -11,7 +11,7 @@ import { fsStorage } from "./fs.ts";
 import { memoryStorage } from "./memory.ts";
 import { s3Storage, type S3StorageOptions } from "./s3.ts";
 import { parseS3Spec, probeS3 } from "../s3/spec.ts";
-import type { Storage } from "./types.ts";
+import type { FullStorage } from "./types.ts";
 
 /** The storage description used when none is given. */
 export const DEFAULT_STORAGE_SPEC = "fs:./data";
@@ -72,7 +72,7 @@ function ensureWritableDir(dir: string): void {
  * const registry = createRegistry({ storage });
  * ```
  */
-export async function storageFromSpec(spec: string): Promise<Storage> {
+export async function storageFromSpec(spec: string): Promise<FullStorage> {
   if (spec === "memory") return memoryStorage();
   if (spec.startsWith("fs:")) {
     const dir = spec.slice(3);

@@ -22,22 +22,13 @@ import { fsTags, hasManifests } from "./fs_tags.ts";
 import { fsUploads } from "./fs_uploads.ts";
 import { isValidName } from "../grammar.ts";
 import { pageOf } from "./paging.ts";
-import type { ListOptions, Page, Storage } from "./types.ts";
+import type { FullStorage, ListOptions, Page } from "./types.ts";
 
 /** Options of {@link fsStorage}. */
 export interface FsStorageOptions {
   /** The directory everything is stored under (created as needed). */
   root: string;
-  /**
-   * Upload sessions created longer ago than this are expired (unknown to every call) and purged.
-   * Default 24 hours.
-   */
-  uploadTtlMs?: number;
 }
-
-const DAY_MS = 24 * 60 * 60 * 1000;
-/** How often session creation also purges expired sessions, at most. */
-const PURGE_EVERY_MS = 10 * 60 * 1000;
 
 /** Every repository under `dir` (named `prefix`…) that holds a manifest. */
 async function findRepositories(
@@ -59,7 +50,9 @@ async function findRepositories(
 }
 
 /**
- * Create a filesystem storage adapter rooted at `options.root`.
+ * Create a filesystem storage adapter rooted at `options.root`. It has every optional capability
+ * of the contract; upload expiry is the registry handler's (its `uploadTtlMs`), which calls
+ * `uploads.purge`: the adapter keeps no TTL or timer of its own.
  *
  * @example
  * ```ts
@@ -68,43 +61,21 @@ async function findRepositories(
  * const registry = createRegistry({ storage: fsStorage({ root: "./data" }) });
  * ```
  */
-export function fsStorage(options: FsStorageOptions): Storage {
+export function fsStorage(options: FsStorageOptions): FullStorage {
   const layout = new FsLayout(options.root);
-  const ttlMs = options.uploadTtlMs ?? DAY_MS;
   const tags = fsTags(layout);
-  const uploads = fsUploads(layout, { ttlMs });
   const untag = async (repository: string, digest: string) => {
     for (const tag of await tags.all(repository)) await tags.deleteIf(repository, tag, digest);
   };
-  let lastPurge = 0;
-  let purging: Promise<unknown> = Promise.resolve();
-
-  /** Purge expired sessions in the background now and then (no timers to clean up). */
-  function maybePurge(): void {
-    const now = Date.now();
-    if (now - lastPurge < Math.min(ttlMs, PURGE_EVERY_MS)) return;
-    lastPurge = now;
-    purging = uploads.purge(now - ttlMs).catch(() => {});
-  }
-
   return {
     blobs: fsBlobs(layout),
-    uploads: {
-      ...uploads,
-      create(repository, createOptions) {
-        maybePurge();
-        return uploads.create(repository, createOptions);
-      },
-    },
+    uploads: fsUploads(layout),
     manifests: fsManifests(layout, untag),
     tags,
     async repositories(list: ListOptions): Promise<Page<string>> {
       const found: string[] = [];
       await findRepositories(layout, layout.repositories, "", found);
       return pageOf(found, list);
-    },
-    async close() {
-      await purging;
     },
   };
 }

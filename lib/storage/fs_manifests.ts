@@ -49,7 +49,7 @@ function decodeRecord(file: Uint8Array): ManifestRecord {
 export function fsManifests(
   layout: FsLayout,
   untag: (repository: string, digest: Digest) => Promise<void>,
-): ManifestStore {
+): Required<ManifestStore> {
   // Async only for the contract: the read itself is synchronous.
   async function get(repository: string, digest: Digest): Promise<ManifestRecord | undefined> {
     const file = readSmallFile(layout.manifest(repository, digest));

@@ -52,7 +52,7 @@ function sortedTags(names: string[]): readonly string[] {
 }
 
 /** The tag store over `layout`. */
-export function fsTags(layout: FsLayout): TagStore & {
+export function fsTags(layout: FsLayout): Required<TagStore> & {
   /** Remove `tag` only if it still points to `digest`. */
   deleteIf(repository: string, tag: string, digest: Digest): Promise<boolean>;
   /** Every tag of `repository` (a fresh array, in byte order). */

@@ -72,12 +72,6 @@ interface Stored {
   createdAt: number;
 }
 
-/** Options of {@link fsUploads}. */
-export interface FsUploadsOptions {
-  /** Sessions created longer ago than this are expired: unknown, and purged. */
-  ttlMs: number;
-}
-
 // The session's small files (`size`, and the claims in fs_upload_claims.ts) are read and written
 // with synchronous calls: a few microseconds each with the directory in the page cache, where each
 // asynchronous call is a thread-pool round trip of ~100 µs on Node 20 (more on a busy machine),
@@ -144,7 +138,7 @@ async function storeBlob(dir: string, dest: string, size: number): Promise<void>
 }
 
 /** The upload store over `layout`. */
-export function fsUploads(layout: FsLayout, options: FsUploadsOptions): Required<UploadStore> {
+export function fsUploads(layout: FsLayout): Required<UploadStore> {
   const infos = new Map<string, Stored>();
   /** The background fsync of a session's bytes this adapter runs (one at a time), by session. */
   let flushing: { id: string; done: Promise<void> } | undefined;
@@ -173,12 +167,11 @@ export function fsUploads(layout: FsLayout, options: FsUploadsOptions): Required
     return stored;
   }
 
-  /** The stored session, if it exists, belongs to `repository` and has not expired. */
+  /** The stored session, if it exists and belongs to `repository`. */
   async function session(repository: string, id: string): Promise<Stored | undefined> {
     layout.repository(repository);
     const info = await readInfo(id);
     if (!info || info.repository !== repository) return undefined;
-    if (info.createdAt < Date.now() - options.ttlMs) return undefined;
     return info;
   }
 

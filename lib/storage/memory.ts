@@ -18,10 +18,10 @@ import {
   type CreateUploadOptions,
   type Descriptor,
   type Digest,
+  type FullStorage,
   type ListOptions,
   type ManifestRecord,
   type Page,
-  type Storage,
   type UploadInfo,
   UploadOffsetError,
 } from "./types.ts";
@@ -166,7 +166,7 @@ function copyRecord(record: ManifestRecord): ManifestRecord {
  * const registry = createRegistry({ storage: memoryStorage() });
  * ```
  */
-export function memoryStorage(): Storage {
+export function memoryStorage(): FullStorage {
   const contents = new Map<Digest, Content>();
   const links = new Map<string, Set<Digest>>();
   const sessions = new Map<string, Session>();

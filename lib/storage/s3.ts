@@ -29,10 +29,10 @@ import type {
   ByteRange,
   Descriptor,
   Digest,
+  FullStorage,
   ListOptions,
   ManifestRecord,
   Page,
-  Storage,
 } from "./types.ts";
 
 /** Options of {@link s3Storage}. */
@@ -63,12 +63,6 @@ export interface S3StorageOptions {
   redirect?: boolean;
   /** Lifetime of presigned URLs in ms (default 15 minutes). */
   redirectTtlMs?: number;
-  /**
-   * Accepted for symmetry with the handler's `uploadTtlMs`: expiry itself is driven by the
-   * handler through `uploads.purge`. A bucket lifecycle rule (AbortIncompleteMultipartUpload)
-   * is a good second line.
-   */
-  uploadTtlMs?: number;
   /** How the store wants `If-Match` values; learned on first use when not given. */
   ifMatchStyle?: "quoted" | "bare";
 }
@@ -116,7 +110,7 @@ function md5Etag(text: string): string {
  * const registry = createRegistry({ storage });
  * ```
  */
-export function s3Storage(options: S3StorageOptions): Storage {
+export function s3Storage(options: S3StorageOptions): FullStorage {
   const partSize = options.partSize ?? 8 * 1024 * 1024;
   if (!(partSize >= MIN_PART_SIZE)) {
     throw new RangeError(
@@ -173,7 +167,7 @@ export function s3Storage(options: S3StorageOptions): Storage {
     if (await hasManifests(repository)) await s3.putObject(layout.catalogEntry(repository), EMPTY);
   }
 
-  const storage: Storage = {
+  const storage: FullStorage = {
     blobs: {
       stat: statLink,
 
