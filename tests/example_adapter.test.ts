@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { suite } from "uvu";
 import { memoryStorage } from "../lib/storage/memory.ts";
-import type { CapabilityName } from "../lib/testing/storage_capabilities.ts";
+import type { CapabilityName } from "../lib/storage/capabilities.ts";
 import { storageContract, type StorageFactory } from "../lib/testing/storage_contract.ts";
 import { appendOnlyStorage } from "./support/append_only_storage.ts";
 

@@ -27,7 +27,7 @@ import { suite } from "uvu";
 import { createRegistry } from "../lib/registry.ts";
 import { fsStorage } from "../lib/storage/fs.ts";
 import { type Claim, claimOffset } from "../lib/storage/fs_upload_claims.ts";
-import { type Storage, UploadOffsetError } from "../lib/storage/types.ts";
+import { type FullStorage, type Storage, UploadOffsetError } from "../lib/storage/types.ts";
 import { protocolSuite } from "./protocol/mod.ts";
 import {
   assertBytes,
@@ -53,7 +53,7 @@ function newRoot(): string {
   return root;
 }
 
-function makeFs(): Storage {
+function makeFs(): FullStorage {
   const root = newRoot();
   const storage = fsStorage({ root });
   roots.set(storage, root);

@@ -66,6 +66,16 @@ export const REQUIRED_MEMBERS: readonly string[] = [
   "tags.list",
 ];
 
+/** The members an upload store must have when it is there (`purge` is a capability of its own). */
+const UPLOAD_MEMBERS: readonly string[] = [
+  "uploads.create",
+  "uploads.get",
+  "uploads.append",
+  "uploads.read",
+  "uploads.commit",
+  "uploads.cancel",
+];
+
 /** The member of `storage` at `path` (`"blobs.link"`), or `undefined`. */
 function member(storage: Storage, path: string): unknown {
   let value: unknown = storage;
@@ -79,8 +89,16 @@ function member(storage: Storage, path: string): unknown {
 /** The stores among the members: objects, where every other member is a function. */
 const STORES = new Set(["blobs", "uploads", "manifests", "tags"]);
 
-/** Whether `storage` has the member at `path`: a function, or for a store, an object. */
-function has(storage: Storage, path: string): boolean {
+/**
+ * Whether `storage` has the member at `path` (`"uploads"`, `"blobs.link"`, …): a function, or for
+ * a store, an object.
+ *
+ * @example
+ * ```ts
+ * hasMember(storage, "blobs.link"); // true when the adapter can mount
+ * ```
+ */
+export function hasMember(storage: Storage, path: string): boolean {
   const value = member(storage, path);
   return STORES.has(path)
     ? typeof value === "object" && value !== null
@@ -101,20 +119,30 @@ function has(storage: Storage, path: string): boolean {
  */
 export function capabilitiesOf(storage: Storage): StorageCapabilities {
   for (const path of REQUIRED_MEMBERS) {
-    if (!has(storage, path)) {
+    if (!hasMember(storage, path)) {
       throw new TypeError(`storage adapter lacks the required member ${path}`);
     }
   }
   const found = {} as StorageCapabilities;
   for (const name of CAPABILITY_NAMES) {
     const members = CAPABILITY_MEMBERS[name];
-    const missing = members.filter((path) => !has(storage, path));
+    const missing = members.filter((path) => !hasMember(storage, path));
     if (missing.length > 0 && missing.length < members.length) {
       throw new TypeError(
         `storage adapter provides part of the ${name} capability: ${missing[0]} is missing`,
       );
     }
     found[name] = missing.length === 0;
+  }
+  // The upload store's own members come with it, all or none.
+  if (found.push) {
+    for (const path of UPLOAD_MEMBERS) {
+      if (!hasMember(storage, path)) {
+        throw new TypeError(
+          `storage adapter provides part of the push capability: ${path} is missing`,
+        );
+      }
+    }
   }
   return found;
 }

@@ -8,10 +8,16 @@
  * @module
  */
 import assert from "node:assert/strict";
-import type { BlobBody, Descriptor, ManifestRecord, UploadStore } from "../storage/types.ts";
+import type { CapabilityName } from "../storage/capabilities.ts";
+import type {
+  BlobBody,
+  Descriptor,
+  FullStorage,
+  ManifestRecord,
+  UploadStore,
+} from "../storage/types.ts";
 import { digestOf } from "./content.ts";
 import { MEDIA_TYPES } from "./media_types.ts";
-import type { CapabilityName, FullStorage } from "./storage_capabilities.ts";
 
 const encoder = new TextEncoder();
 

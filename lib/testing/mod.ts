@@ -72,4 +72,4 @@ export type {
   StorageContractOptions,
   StorageFactory,
 } from "./storage_contract.ts";
-export type { AdapterStorage, CapabilityName } from "./storage_capabilities.ts";
+export type { CapabilityName } from "../storage/capabilities.ts";

@@ -16,17 +16,16 @@ import type { ContractDefiner } from "./contract_support.ts";
 import { tagContract } from "./contract_tags.ts";
 import { uploadContract } from "./contract_uploads.ts";
 import {
-  type AdapterStorage,
   capabilitiesOf,
   CAPABILITY_MEMBERS,
   CAPABILITY_NAMES,
   type CapabilityName,
-  type FullStorage,
   hasMember,
-} from "./storage_capabilities.ts";
+} from "../storage/capabilities.ts";
+import type { FullStorage, Storage } from "../storage/types.ts";
 
 /** Makes a fresh, empty storage (one per test). */
-export type StorageFactory = () => AdapterStorage | Promise<AdapterStorage>;
+export type StorageFactory = () => Storage | Promise<Storage>;
 
 /**
  * A runner's test-registering function: `test` of node:test, bun:test and vitest, `Deno.test`,
@@ -51,7 +50,7 @@ export interface StorageContractOptions {
    */
   skip?: readonly CapabilityName[];
   /** Called on every storage made, after its test and after its `close()` (remove temp dirs). */
-  cleanup?: (storage: AdapterStorage) => void | Promise<void>;
+  cleanup?: (storage: Storage) => void | Promise<void>;
 }
 
 /**
@@ -98,9 +97,9 @@ export function storageContract(
   const prefix = options.suite ? "" : `${name}: `;
 
   /** Run `body` with its own list of storages, closed and cleaned up however it ends. */
-  function register(title: string, body: (fresh: () => Promise<AdapterStorage>) => Promise<void>) {
+  function register(title: string, body: (fresh: () => Promise<Storage>) => Promise<void>) {
     options.test(prefix + title, async () => {
-      const made: AdapterStorage[] = [];
+      const made: Storage[] = [];
       try {
         await body(async () => {
           const storage = await factory();

@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import type { suite } from "uvu";
 import type { RegistryOptions } from "../../lib/registry.ts";
-import type { Storage } from "../../lib/storage/types.ts";
+import type { FullStorage, Storage } from "../../lib/storage/types.ts";
 import {
   type Answer,
   type Client,
@@ -37,7 +37,7 @@ import {
 } from "../support/oci.ts";
 
 /** Makes a fresh storage for each test. */
-export type StorageFactory = () => Storage | Promise<Storage>;
+export type StorageFactory = () => FullStorage | Promise<FullStorage>;
 
 /** What every area of the suite registers its tests with. */
 export interface SuiteContext {

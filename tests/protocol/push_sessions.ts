@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { createRegistry } from "../../lib/registry.ts";
-import type { Storage } from "../../lib/storage/types.ts";
+import type { FullStorage } from "../../lib/storage/types.ts";
 import {
   client,
   expectError,
@@ -201,9 +201,9 @@ export function sessionTests({ fresh, group, makeStorage }: SuiteContext): void 
    * commit runs.
    */
   function hooked(
-    inner: Storage,
+    inner: FullStorage,
     hooks: { append?: () => void; commit?: () => Promise<unknown> },
-  ): Storage {
+  ): FullStorage {
     const uploads = new Proxy(inner.uploads, {
       get(target, key, receiver) {
         const value = Reflect.get(target, key, receiver);
