@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { S3StorageOptions } from "../storage/s3.ts";
+import type { S3StorageOptions } from "../storage/s3/mod.ts";
 import { S3Client } from "./client.ts";
 
 /**

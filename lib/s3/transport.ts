@@ -13,7 +13,7 @@
  */
 import { AwsClient } from "aws4fetch";
 import { createHash } from "node:crypto";
-import type { S3StorageOptions } from "../storage/s3.ts";
+import type { S3StorageOptions } from "../storage/s3/mod.ts";
 import { S3Error } from "./errors.ts";
 import { xmlBlocks, xmlText } from "./xml.ts";
 

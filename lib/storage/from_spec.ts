@@ -7,9 +7,9 @@
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import process from "node:process";
-import { fsStorage } from "./fs.ts";
+import { fsStorage } from "./fs/mod.ts";
 import { memoryStorage } from "./memory.ts";
-import { s3Storage, type S3StorageOptions } from "./s3.ts";
+import { s3Storage, type S3StorageOptions } from "./s3/mod.ts";
 import { parseS3Spec, probeS3 } from "../s3/spec.ts";
 import type { Storage } from "./types.ts";
 

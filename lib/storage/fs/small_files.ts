@@ -10,12 +10,12 @@
  * The trade-off: the event loop waits for the disk while the read runs. On a local filesystem
  * with the file in the page cache that is microseconds; a cold read from a spinning disk, or a
  * network filesystem whose server is slow, blocks every request of the process for that long.
- * Only metadata goes through here; blob content is always read asynchronously (fs_read.ts).
+ * Only metadata goes through here; blob content is always read asynchronously (read.ts).
  *
  * @module
  */
 import { readFileSync } from "node:fs";
-import { isMissing } from "./fs_io.ts";
+import { isMissing } from "./io.ts";
 
 /**
  * The bytes of a small file, or undefined when it (or one of its directories) does not exist.

@@ -33,7 +33,7 @@
  * @module
  */
 import { statSync } from "node:fs";
-import { isMissing, listOptional } from "./fs_io.ts";
+import { isMissing, listOptional } from "./io.ts";
 
 /**
  * How much older than the clock a directory's mtime must be before a listing of it is reused, in

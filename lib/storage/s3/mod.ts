@@ -1,7 +1,7 @@
 /**
  * The S3 storage adapter: any S3-compatible store (AWS S3, Cloudflare R2, MinIO, Ceph RGW), for
  * stateless replicas over one bucket. Every piece of state, upload sessions included, lives in
- * the bucket (key layout: lib/s3/layout.ts; sessions: lib/s3/upload_sessions.ts), so any replica
+ * the bucket (key layout: layout.ts; sessions: upload_sessions.ts), so any replica
  * serves any request.
  *
  * - Blobs are stored once under `blobs/<algorithm>/<hex>` and linked per repository; reads map
@@ -20,9 +20,9 @@
  * @module
  */
 import { createHash } from "node:crypto";
-import { S3Client } from "../s3/client.ts";
-import { createLayout } from "../s3/layout.ts";
-import { MIN_PART_SIZE, s3UploadStore } from "../s3/upload_sessions.ts";
+import { S3Client } from "../../s3/client.ts";
+import { createLayout } from "./layout.ts";
+import { MIN_PART_SIZE, s3UploadStore } from "./upload_sessions.ts";
 import type {
   BlobBody,
   BlobInfo,
@@ -33,7 +33,7 @@ import type {
   ManifestRecord,
   Page,
   Storage,
-} from "./types.ts";
+} from "../types.ts";
 
 /** Options of {@link s3Storage}. */
 export interface S3StorageOptions {

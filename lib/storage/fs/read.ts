@@ -8,7 +8,7 @@
  */
 import { Buffer } from "node:buffer";
 import { promises as fsp } from "node:fs";
-import type { BlobBody } from "./types.ts";
+import type { BlobBody } from "../types.ts";
 
 /** Bytes read per pull: large chunks keep downloads fast (2.3 GB/s at 256 KiB in DESIGN.md). */
 const READ_CHUNK = 512 * 1024;
