@@ -20,7 +20,7 @@
  * @module
  */
 import { createHash } from "node:crypto";
-import { S3Client } from "../../s3/client.ts";
+import { S3Client, type S3Connection } from "../../s3/client.ts";
 import { createLayout } from "./layout.ts";
 import { MIN_PART_SIZE, s3UploadStore } from "./upload_sessions.ts";
 import type {
@@ -35,20 +35,11 @@ import type {
   Storage,
 } from "../types.ts";
 
-/** Options of {@link s3Storage}. */
-export interface S3StorageOptions {
-  /** Service URL, e.g. `https://s3.us-east-1.amazonaws.com`, `http://127.0.0.1:9000`. */
-  endpoint: string;
-  /** The bucket (must exist). */
-  bucket: string;
-  /** Region for signing (`us-east-1`; `auto` for R2). */
-  region: string;
-  /** Access key id. */
-  accessKeyId: string;
-  /** Secret access key. */
-  secretAccessKey: string;
-  /** Session token, for temporary credentials. */
-  sessionToken?: string;
+/**
+ * Options of {@link s3Storage}: where the bucket is and the credentials (the S3 client's own
+ * {@link S3Connection}), and what the adapter adds.
+ */
+export interface S3StorageOptions extends S3Connection {
   /** Key prefix inside the bucket (several registries can share one bucket). Default: none. */
   prefix?: string;
   /**
