@@ -20,4 +20,3 @@ export { serveDeno } from "./lib/server/deno.ts";
 export { serveBun } from "./lib/server/bun.ts";
 export * from "./lib/server/types.ts";
 export { formatRequestLog } from "./lib/server/log.ts";
-export { storageFromSpec, StorageSpecError } from "./lib/storage/from_spec.ts";

@@ -199,11 +199,11 @@ test("a second signal exits at once", async () => {
   socket.destroy();
 });
 
-test("`deno serve -A --port 0 lib/deno_serve.ts` serves, with storage from FETCH_REGISTRY_STORAGE", async () => {
+test("`deno serve -A --port 0 lib/cli/deno_serve.ts` serves, with storage from FETCH_REGISTRY_STORAGE", async () => {
   const storage = join(cwd, "deno-serve-data");
   const serve = spawnProcess(
     join(REPO_ROOT, "node_modules", ".bin", "deno"),
-    ["serve", "-A", "--port", "0", "lib/deno_serve.ts"],
+    ["serve", "-A", "--port", "0", "lib/cli/deno_serve.ts"],
     { env: { FETCH_REGISTRY_STORAGE: `fs:${storage}` } },
   );
   try {

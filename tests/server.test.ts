@@ -19,6 +19,8 @@ import { serveNode } from "../lib/server/node.ts";
 import { detectRuntime, serve, type ServerKind } from "../lib/server/serve.ts";
 import { type StartedRegistry, startRegistry } from "../lib/server/start.ts";
 import { AddressInUseError, type RequestLogEntry } from "../lib/server/types.ts";
+import { storageFromSpec } from "../lib/cli/from_spec.ts";
+import { fsStorage } from "../lib/storage/fs/mod.ts";
 import { memoryStorage } from "../lib/storage/memory.ts";
 
 const RUNTIME = detectRuntime();
@@ -163,7 +165,8 @@ function serverSuite(kind: StorageKind, server: ServerKind): void {
     dir = mkdtempSync(join(tmpdir(), "fetch-registry-server-"));
     registry = await startRegistry({
       port: 0,
-      storage: kind === "fs" ? `fs:${dir}` : "memory",
+      storage: kind === "fs" ? fsStorage({ root: dir }) : memoryStorage(),
+      closeStorage: true,
       server,
       onRequest: (entry) => log.push(entry),
     });
@@ -486,11 +489,8 @@ misc("a taken port is an AddressInUseError", async () => {
 });
 
 misc("unknown storage descriptions are refused with one line", async () => {
-  await assert.rejects(
-    startRegistry({ port: 0, storage: "ftp://x" }),
-    /unknown storage "ftp:\/\/x"/,
-  );
-  await assert.rejects(startRegistry({ port: 0, storage: "fs:" }), /needs a directory/);
+  await assert.rejects(storageFromSpec("ftp://x", {}), /unknown storage "ftp:\/\/x"/);
+  await assert.rejects(storageFromSpec("fs:", {}), /needs a directory/);
 });
 
 misc("the Node bridge leaves the global Request and Response alone", async () => {

@@ -16,7 +16,7 @@ import { build, type Plugin } from "esbuild";
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const DIST = join(ROOT, "dist");
 /** The module the npm `fetch-registry` bin points at; it gets a node shebang. */
-const CLI = "lib/cli.js";
+const CLI = "lib/cli/main.js";
 
 /** Every `.ts` file under `dir` (recursively), relative to the repository root, sorted. */
 function tsFiles(dir: string): string[] {

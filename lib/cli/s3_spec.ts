@@ -6,7 +6,7 @@
  * @module
  */
 import type { S3StorageOptions } from "../storage/s3/mod.ts";
-import { S3Client } from "./client.ts";
+import { S3Client } from "../s3/client.ts";
 
 /**
  * The s3Storage options an `s3://` description names. Throws an Error with a one-line message
