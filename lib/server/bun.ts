@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { bunGlobal as bunGlobalOf } from "../runtime.ts";
 import { createGcNudge, defaultGcNudgeBytes } from "./gc_nudge.ts";
 import { instrumentHandler } from "./metering.ts";
 import {
@@ -49,7 +50,7 @@ const BUFFER_STREAM_BODY_BYTES = 1024 * 1024;
 const BUN_MAX_IDLE_TIMEOUT_S = 255;
 
 function bunGlobal(): BunGlobal {
-  const bun = (globalThis as unknown as { Bun?: BunGlobal }).Bun;
+  const bun = bunGlobalOf<BunGlobal>();
   if (!bun || typeof bun.serve !== "function") throw new Error("serveBun needs the Bun runtime");
   return bun;
 }

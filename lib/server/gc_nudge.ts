@@ -29,6 +29,7 @@
  * @module
  */
 import { setFlagsFromString } from "node:v8";
+import { bunGlobal, detectRuntime } from "../runtime.ts";
 import { runInNewContext } from "node:vm";
 
 /**
@@ -38,9 +39,9 @@ import { runInNewContext } from "node:vm";
  * its own).
  */
 export function defaultGcNudgeBytes(): number {
-  const g = globalThis as { Deno?: unknown; Bun?: unknown };
-  if (g.Bun !== undefined) return 0;
-  if (g.Deno !== undefined) return 2 * 1024 * 1024;
+  const runtime = detectRuntime();
+  if (runtime === "bun") return 0;
+  if (runtime === "deno") return 2 * 1024 * 1024;
   return 8 * 1024 * 1024;
 }
 
@@ -49,19 +50,17 @@ type Collect = () => void;
 let cached: Collect | null | undefined;
 
 function findCollector(): Collect | null {
-  const g = globalThis as {
-    Bun?: { gc?: (force: boolean) => void };
-    gc?: (options?: { type?: string }) => void;
-  };
-  if (g.Bun) {
-    const bunGc = g.Bun.gc;
+  const g = globalThis as { gc?: (options?: { type?: string }) => void };
+  const bun = bunGlobal<{ gc?: (force: boolean) => void }>();
+  if (bun) {
+    const bunGc = bun.gc;
     return typeof bunGc === "function" ? () => bunGc(false) : null;
   }
   let gc = g.gc;
   // Deno's `gc` from a new node:vm context is not V8's: it asks for a low-memory collection
   // (several full, compacting collections, 25-250 ms each) whatever the options. Only V8's own
   // (`deno run --v8-flags=--expose-gc`) runs a young-generation collection.
-  if (typeof gc !== "function" && "Deno" in globalThis) return null;
+  if (typeof gc !== "function" && detectRuntime() === "deno") return null;
   if (typeof gc !== "function") {
     try {
       setFlagsFromString("--expose-gc");

@@ -6,18 +6,10 @@
 import { serveBun } from "./bun.ts";
 import { serveDeno } from "./deno.ts";
 import { serveNode } from "./node.ts";
+import { detectRuntime } from "../runtime.ts";
 import type { FetchHandler, RunningServer, ServeOptions } from "./types.ts";
 
-/** The JavaScript runtime running this code. */
-export type Runtime = "node" | "deno" | "bun";
-
-/** Which runtime this is: Deno, Bun, or else Node. */
-export function detectRuntime(): Runtime {
-  const g = globalThis as { Deno?: unknown; Bun?: unknown };
-  if (g.Deno !== undefined) return "deno";
-  if (g.Bun !== undefined) return "bun";
-  return "node";
-}
+export { detectRuntime, type Runtime } from "../runtime.ts";
 
 /**
  * Which server to use: `auto` (the measured best: Bun.serve on Bun, the node:http bridge on Node

@@ -10,6 +10,7 @@
  *
  * @module
  */
+import { detectRuntime } from "../runtime.ts";
 import { pageOf } from "./paging.ts";
 import {
   type BlobBody,
@@ -115,7 +116,7 @@ interface Session {
  * the chunk stream (a 256 MiB GET with curl over node:http: Node ~0.5 GB/s against ~1.4, Deno ~0.5
  * against ~1.2; Bun ~2.7 GB/s as a Blob against ~0.5 as a stream).
  */
-const BLOB_BODIES = typeof (globalThis as { Bun?: unknown }).Bun === "object";
+const BLOB_BODIES = detectRuntime() === "bun";
 
 interface Content {
   /** The committed bytes: their chunks, or (with {@link BLOB_BODIES}) one Blob. */

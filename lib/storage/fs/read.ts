@@ -8,6 +8,7 @@
  */
 import { Buffer } from "node:buffer";
 import { promises as fsp } from "node:fs";
+import { bunGlobal, denoGlobal } from "../../runtime.ts";
 import type { BlobBody } from "../types.ts";
 
 /** Bytes read per pull: large chunks keep downloads fast (2.3 GB/s at 256 KiB in DESIGN.md). */
@@ -146,12 +147,12 @@ export function fileBody(
 ): BlobBody {
   const start = range?.start ?? 0;
   const end = range?.end ?? size - 1;
-  const bun = (globalThis as { Bun?: BunFiles }).Bun;
+  const bun = bunGlobal<BunFiles>();
   if (bun) {
     const file = bun.file(path);
     return range ? file.slice(start, end + 1) : file;
   }
-  const deno = (globalThis as { Deno?: DenoFiles }).Deno;
+  const deno = denoGlobal<DenoFiles>();
   if (deno && end === size - 1 && size > 0) {
     try {
       return denoFileStream(deno, path, start);
