@@ -63,7 +63,8 @@ function bunGlobal(): BunGlobal {
  *
  * @example
  * ```ts
- * import { createRegistry, serveBun } from "fetch-registry";
+ * import { createRegistry } from "fetch-registry";
+ * import { serveBun } from "fetch-registry/server";
  * const server = await serveBun(createRegistry().fetch, { port: 0 });
  * console.log(server.url);
  * await server.close();

@@ -53,7 +53,8 @@ function denoGlobal(): DenoGlobal {
  *
  * @example
  * ```ts
- * import { createRegistry, serveDeno } from "fetch-registry";
+ * import { createRegistry } from "fetch-registry";
+ * import { serveDeno } from "fetch-registry/server";
  * const server = await serveDeno(createRegistry().fetch, { port: 0 });
  * console.log(server.url);
  * await server.close();

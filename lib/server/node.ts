@@ -144,7 +144,8 @@ function discardUnreadBody(req: IncomingMessage): void {
  *
  * @example
  * ```ts
- * import { createRegistry, serveNode } from "fetch-registry";
+ * import { createRegistry } from "fetch-registry";
+ * import { serveNode } from "fetch-registry/server";
  * const server = await serveNode(createRegistry().fetch, { port: 0 });
  * console.log(server.url); // http://127.0.0.1:PORT
  * await server.close();

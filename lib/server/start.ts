@@ -37,7 +37,7 @@ export interface StartedRegistry extends RunningServer {
  *
  * @example
  * ```ts
- * import { startRegistry } from "fetch-registry";
+ * import { startRegistry } from "fetch-registry/server";
  * const registry = await startRegistry({ port: 0 });
  * const res = await fetch(`${registry.url}/v2/`); // 200
  * // skopeo copy ... docker://${registry.host}/demo:latest

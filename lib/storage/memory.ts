@@ -162,8 +162,7 @@ function copyRecord(record: ManifestRecord): ManifestRecord {
  *
  * @example
  * ```ts
- * import { createRegistry } from "fetch-registry";
- * import { memoryStorage } from "fetch-registry/lib/storage/memory.ts";
+ * import { createRegistry, memoryStorage } from "fetch-registry";
  * const registry = createRegistry({ storage: memoryStorage() });
  * ```
  */

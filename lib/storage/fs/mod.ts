@@ -64,7 +64,7 @@ async function findRepositories(
  * @example
  * ```ts
  * import { createRegistry } from "fetch-registry";
- * import { fsStorage } from "fetch-registry/lib/storage/fs/mod.ts";
+ * import { fsStorage } from "fetch-registry/fs";
  * const registry = createRegistry({ storage: fsStorage({ root: "./data" }) });
  * ```
  */

@@ -23,6 +23,7 @@ import { createHash } from "node:crypto";
 import { S3Client, type S3Connection } from "../../s3/client.ts";
 import { createLayout } from "./layout.ts";
 import { MIN_PART_SIZE, s3UploadStore } from "./upload_sessions.ts";
+export type { S3Connection } from "../../s3/client.ts";
 import type {
   BlobBody,
   BlobInfo,
@@ -95,7 +96,8 @@ function md5Etag(text: string): string {
  *
  * @example
  * ```ts
- * import { createRegistry, s3Storage } from "fetch-registry";
+ * import { createRegistry } from "fetch-registry";
+ * import { s3Storage } from "fetch-registry/s3";
  * const storage = s3Storage({
  *   endpoint: "https://s3.eu-west-1.amazonaws.com",
  *   bucket: "my-registry",
