@@ -6,8 +6,8 @@
  * Each static check (tsc, deno check, deno lint, deno fmt --check, deno publish --dry-run), the
  * build and the pack check counts as one test. Each test file's uvu summary (Total / Passed /
  * Skipped) is parsed; a file that crashes, times out or exits non-zero without a summary counts as
- * one failure and its output is shown. A Ceph RGW is started for the S3 tests (tests/support/ceph.sh) when S3_ENDPOINT is not set
- * and radosgw is installed.
+ * one failure and its output is shown. A Ceph RGW is started for the S3 tests
+ * (tests/support/ceph.sh) when S3_ENDPOINT is not set and radosgw is installed.
  *
  * Usage: `tsx tests/run.ts [options] [file filters...]`
  *   --runtimes=node,deno,bun   runtimes to run the test files on (env TEST_RUNTIMES)
