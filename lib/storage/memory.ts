@@ -113,8 +113,7 @@ interface Session {
  * than as its chunks (read as a stream). True on Bun only: Bun drops the Content-Length of a stream
  * body and sends it chunked (oven-sh/bun#10507; serveBun re-buffers only bodies up to 1 MiB), but
  * keeps it for a Blob. Node and Deno send a Blob body through `Blob.stream()`, measured slower than
- * the chunk stream (a 256 MiB GET with curl over node:http: Node ~0.5 GB/s against ~1.4, Deno ~0.5
- * against ~1.2; Bun ~2.7 GB/s as a Blob against ~0.5 as a stream).
+ * the chunk stream (bench/results/design_notes.md).
  */
 const BLOB_BODIES = detectRuntime() === "bun";
 
