@@ -20,10 +20,11 @@ Options:
   --server KIND      auto (default: Bun.serve on Bun, node:http on Node and Deno), native
                      (Deno.serve / Bun.serve) or node (node:http on any runtime)
   -h, --help         show this help
+  -v, --version      print the version
 
-Runs as: npx tsx lib/cli/main.ts | bun lib/cli/main.ts
-        | deno run -A --v8-flags=--expose-gc,--max-semi-space-size=1 lib/cli/main.ts
-Logs one line per request: time method path status bytes duration.
+Run it as \`fetch-registry\` (installed), \`npx fetch-registry\` (a project depending on it) or,
+in a clone of the repository, \`npm start -- [options]\` (npm keeps options before \`--\`).
+Logs one line per request: time method path status in=BYTES out=BYTES duration.
 SIGINT/SIGTERM: finish in-flight requests (up to 10 s), then exit; a second signal exits at once.`;
 
 /** The parsed command line. */
@@ -38,6 +39,24 @@ export interface CliOptions {
   server: ServerKind;
   /** `-h`, `--help`. */
   help: boolean;
+  /** `-v`, `--version`. */
+  version: boolean;
+}
+
+/**
+ * When run by an npm script, the hint for an argument whose flag npm took: `npm start --port 6150`
+ * gives the script `6150` alone (npm reads flags before `--` as its own config, here
+ * `npm_config_port=true`).
+ */
+function npmAteFlag(arg: string, env: Record<string, string | undefined>): string {
+  if (!env.npm_lifecycle_event || env.npm_lifecycle_event === "npx") return "";
+  const script = env.npm_lifecycle_event === "start"
+    ? "npm start"
+    : `npm run ${env.npm_lifecycle_event}`;
+  const flag = ["port", "host", "storage", "server"].find((f) => env[`npm_config_${f}`] === "true");
+  const example = flag ? `--${flag} ${arg}` : "--port 6150";
+  return `: npm keeps the options given before "--" for itself; put them after it: ` +
+    `${script} -- ${example}`;
 }
 
 /** A command-line mistake: printed as one line, exit 2. */
@@ -45,19 +64,24 @@ export class UsageError extends Error {}
 
 /**
  * Parse the arguments (without the runtime and script). Throws {@link UsageError} for a mistake.
+ * `env` (the process environment) only improves the message for a flag npm kept for itself.
  *
  * @example
  * ```ts
  * parseArgs(["--port", "0", "--storage", "memory"]).port; // 0
  * ```
  */
-export function parseArgs(args: string[]): CliOptions {
+export function parseArgs(
+  args: string[],
+  env: Record<string, string | undefined> = {},
+): CliOptions {
   const options: CliOptions = {
     host: "127.0.0.1",
     port: 5000,
     storage: DEFAULT_STORAGE_SPEC,
     server: "auto",
     help: false,
+    version: false,
   };
   for (let i = 0; i < args.length; i++) {
     const arg = args[i];
@@ -65,10 +89,15 @@ export function parseArgs(args: string[]): CliOptions {
       options.help = true;
       continue;
     }
+    if (arg === "-v" || arg === "--version") {
+      options.version = true;
+      continue;
+    }
     const match = /^--(host|port|storage|server)(?:=(.*))?$/s.exec(arg);
     if (!match) {
+      if (arg.startsWith("-")) throw new UsageError(`unknown flag ${arg}`);
       throw new UsageError(
-        arg.startsWith("-") ? `unknown flag ${arg}` : `unexpected argument ${JSON.stringify(arg)}`,
+        `unexpected argument ${JSON.stringify(arg)}${npmAteFlag(arg, env)}`,
       );
     }
     const name = match[1] as "host" | "port" | "storage" | "server";

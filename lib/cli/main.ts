@@ -2,10 +2,11 @@
  * The `fetch-registry` command: serve a registry on this runtime's own server.
  *
  * ```sh
- * npx tsx lib/cli/main.ts            # Node
- * deno run -A lib/cli/main.ts        # Deno
- * bun lib/cli/main.ts                # Bun
- * fetch-registry --port 5000    # the npm bin (built JS)
+ * fetch-registry --port 5000                 # the npm bin (built JS, plain node)
+ * npm start -- --port 5000                   # in a clone: builds dist/ if stale, then the same
+ * npx tsx lib/cli/main.ts                    # Node, from the sources
+ * npx deno run -A lib/cli/main.ts            # Deno
+ * npx bun lib/cli/main.ts                    # Bun
  * ```
  *
  * Prints the address to push to, then one line per request (see {@link formatRequestLog}). On
@@ -22,6 +23,7 @@ import { type StartedRegistry, startRegistry } from "../server/start.ts";
 import { AddressInUseError } from "../server/types.ts";
 import { type CliOptions, parseArgs, USAGE, UsageError } from "./args.ts";
 import { storageFromSpec, StorageSpecError } from "./from_spec.ts";
+import { packageVersion } from "./version.ts";
 
 /** How long a graceful stop may wait for in-flight requests. */
 const STOP_TIMEOUT_MS = 10_000;
@@ -52,13 +54,17 @@ function fail(message: string, code: number): never {
 async function main(): Promise<void> {
   let options: CliOptions;
   try {
-    options = parseArgs(process.argv.slice(2));
+    options = parseArgs(process.argv.slice(2), process.env);
   } catch (error) {
     if (error instanceof UsageError) fail(`${error.message} (see --help)`, 2);
     throw error;
   }
   if (options.help) {
     process.stdout.write(`${USAGE}\n`);
+    return;
+  }
+  if (options.version) {
+    process.stdout.write(`fetch-registry ${packageVersion()}\n`);
     return;
   }
   // Signal handlers go in before the server starts, so that no signal can find the process

@@ -156,6 +156,8 @@ export function serveNode(
           method: req.method ?? "",
           path: req.url ?? "",
           status: exchange.status,
+          bytesIn: exchange.bytesIn,
+          bytesOut: exchange.bytesOut,
           bytes: exchange.bytesIn + exchange.bytesOut,
           ms: performance.now() - started,
           aborted,

@@ -5,12 +5,22 @@
  * tsc writes the `.d.ts` declarations beside them. Nothing the entry points do not load is built,
  * so the package ships nothing else.
  *
- * Run with `npm run build` (or `tsx tests/support/build.ts`).
+ * Run with `npm run build` (or `tsx tests/support/build.ts`). With `--if-stale` (npm's `prestart`)
+ * it builds only when dist/ is missing or older than a source (mod.ts, lib/, package.json or this
+ * script), so `npm start` runs the built CLI of the current sources.
  *
  * @module
  */
 import { execFileSync } from "node:child_process";
-import { chmodSync, existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  existsSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { join, relative } from "node:path";
 import { build, type Plugin } from "esbuild";
 import { moduleGraph, PACKAGE_ENTRIES, ROOT } from "./module_graph.ts";
@@ -18,6 +28,25 @@ import { moduleGraph, PACKAGE_ENTRIES, ROOT } from "./module_graph.ts";
 const DIST = join(ROOT, "dist");
 /** The module the npm `fetch-registry` bin points at; it gets a node shebang. */
 const CLI = "lib/cli/main.js";
+
+/** Newest modification time (ms) of the files under `path`, recursively. */
+function newest(path: string): number {
+  const stat = statSync(path);
+  if (!stat.isDirectory()) return stat.mtimeMs;
+  let max = 0;
+  for (const entry of readdirSync(path)) max = Math.max(max, newest(join(path, entry)));
+  return max;
+}
+
+if (process.argv.includes("--if-stale")) {
+  const sources = ["mod.ts", "lib", "package.json", "tests/support/build.ts"].map((p) =>
+    join(ROOT, p)
+  );
+  const built = join(DIST, CLI);
+  if (existsSync(built) && statSync(built).mtimeMs >= Math.max(...sources.map(newest))) {
+    process.exit(0);
+  }
+}
 
 /** Every `.d.ts` file under the absolute directory `dir`, recursively. */
 function declarationFiles(dir: string): string[] {
