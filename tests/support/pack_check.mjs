@@ -384,12 +384,27 @@ run("tsc: a TypeScript consumer of the shipped .d.ts", join(ROOT, "node_modules"
 
 // 5. the bin, when there is one
 for (const name of shippedBins) {
-  run(
+  const help = run(
     `${name} --help (installed bin)`,
     join(consumer, "node_modules", ".bin", name),
     ["--help"],
     consumer,
   );
+  const sources = help.match(/\blib\/[\w/]+\.ts\b/g);
+  if (sources) {
+    console.log(`FAIL ${name} --help names files the package lacks: ${sources.join(", ")}`);
+    finish(1);
+  }
+  const version = run(
+    `${name} --version (installed bin)`,
+    join(consumer, "node_modules", ".bin", name),
+    ["--version"],
+    consumer,
+  ).trim();
+  if (version !== `${pkg.name} ${pkg.version}`) {
+    console.log(`FAIL ${name} --version printed "${version}", not "${pkg.name} ${pkg.version}"`);
+    finish(1);
+  }
 }
 
 // 6. the bin serves over HTTP on plain node: push and pull a blob, then a graceful SIGTERM
