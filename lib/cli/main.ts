@@ -18,7 +18,7 @@
  */
 import process from "node:process";
 import { formatRequestLog } from "../server/log.ts";
-import { detectRuntime, type ServerKind } from "../server/serve.ts";
+import { detectRuntime } from "../server/serve.ts";
 import { type StartedRegistry, startRegistry } from "../server/start.ts";
 import { AddressInUseError } from "../server/types.ts";
 import { type CliOptions, parseArgs, USAGE, UsageError } from "./args.ts";
