@@ -25,8 +25,8 @@ import process from "node:process";
 import assert from "node:assert/strict";
 import { suite } from "uvu";
 import { createRegistry } from "../lib/registry.ts";
-import { fsStorage } from "../lib/storage/fs.ts";
-import { type Claim, claimOffset } from "../lib/storage/fs_upload_claims.ts";
+import { fsStorage } from "../lib/storage/fs/mod.ts";
+import { type Claim, claimOffset } from "../lib/storage/fs/upload_claims.ts";
 import { type FullStorage, type Storage, UploadOffsetError } from "../lib/storage/types.ts";
 import { protocolSuite } from "./protocol/mod.ts";
 import {

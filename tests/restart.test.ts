@@ -17,7 +17,7 @@ import assert from "node:assert/strict";
 import { suite } from "uvu";
 import { detectRuntime } from "../lib/server/serve.ts";
 import { type StartedRegistry, startRegistry } from "../lib/server/start.ts";
-import { fsStorage } from "../lib/storage/fs.ts";
+import { fsStorage } from "../lib/storage/fs/mod.ts";
 import { digestOf } from "../lib/testing/content.ts";
 
 const RUNTIME = detectRuntime();

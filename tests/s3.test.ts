@@ -11,11 +11,11 @@ import process from "node:process";
 import { suite } from "uvu";
 import { createRegistry } from "../lib/registry.ts";
 import { S3Client } from "../lib/s3/client.ts";
-import { createLayout } from "../lib/s3/layout.ts";
-import { s3UploadStore } from "../lib/s3/upload_sessions.ts";
-import { parseS3Spec } from "../lib/s3/spec.ts";
-import { storageFromSpec } from "../lib/storage/from_spec.ts";
-import { s3Storage, type S3StorageOptions } from "../lib/storage/s3.ts";
+import { createLayout } from "../lib/storage/s3/layout.ts";
+import { s3UploadStore } from "../lib/storage/s3/upload_sessions.ts";
+import { parseS3Spec } from "../lib/cli/s3_spec.ts";
+import { storageFromSpec } from "../lib/cli/from_spec.ts";
+import { s3Storage, type S3StorageOptions } from "../lib/storage/s3/mod.ts";
 import { type Storage, UploadOffsetError } from "../lib/storage/types.ts";
 import { protocolSuite } from "./protocol/mod.ts";
 import { digestOf } from "../lib/testing/content.ts";
@@ -450,7 +450,7 @@ s3("--storage s3://BUCKET/PREFIX?endpoint=&region= with AWS_* credentials", asyn
     const spec = `s3://${env.bucket}/${prefix}?endpoint=${
       encodeURIComponent(env.endpoint)
     }&region=${env.region}`;
-    const storage = await storageFromSpec(spec);
+    const storage = await storageFromSpec(spec, process.env);
     const m = {
       digest: digestOf(new Uint8Array([7])),
       mediaType: "application/json",
@@ -459,7 +459,10 @@ s3("--storage s3://BUCKET/PREFIX?endpoint=&region= with AWS_* credentials", asyn
     await storage.manifests.put("spec", m);
     assert.deepEqual(await keys(prefix, "catalog/"), ["catalog/spec"]);
     await assert.rejects(
-      storageFromSpec(`s3://no-such-bucket-here?endpoint=${encodeURIComponent(env.endpoint)}`),
+      storageFromSpec(
+        `s3://no-such-bucket-here?endpoint=${encodeURIComponent(env.endpoint)}`,
+        process.env,
+      ),
       /not usable/,
     );
   } finally {

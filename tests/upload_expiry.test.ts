@@ -12,7 +12,7 @@ import { join } from "node:path";
 import assert from "node:assert/strict";
 import { suite } from "uvu";
 import { createRegistry, type Registry } from "../lib/registry.ts";
-import { fsStorage } from "../lib/storage/fs.ts";
+import { fsStorage } from "../lib/storage/fs/mod.ts";
 import { memoryStorage } from "../lib/storage/memory.ts";
 
 const encoder = new TextEncoder();

@@ -2,20 +2,19 @@
  * Synchronous reads of the small metadata files of {@link fsStorage} (tag files of ~72 bytes,
  * manifests of a few KiB, at most the registry's manifest size limit).
  *
- * Why synchronous: `fs.promises.readFile` of a small file costs ~115 µs on Node 20 (open, fstat,
- * read, close, each a thread-pool round trip and a promise), ~60 µs on Deno and ~11 µs on Bun,
- * where `fs.readFileSync` costs 3-7 µs on all three (measured in bench/results/ab_metadata.md).
- * A manifest GET by tag reads two such files, so this is most of its cost on Node.
+ * Why synchronous: an asynchronous read of a small file is several thread-pool round trips,
+ * an order of magnitude slower than `fs.readFileSync` on Node and Deno (numbers in
+ * bench/results/design_notes.md); a manifest GET by tag reads two such files.
  *
  * The trade-off: the event loop waits for the disk while the read runs. On a local filesystem
  * with the file in the page cache that is microseconds; a cold read from a spinning disk, or a
  * network filesystem whose server is slow, blocks every request of the process for that long.
- * Only metadata goes through here; blob content is always read asynchronously (fs_read.ts).
+ * Only metadata goes through here; blob content is always read asynchronously (read.ts).
  *
  * @module
  */
 import { readFileSync } from "node:fs";
-import { isMissing } from "./fs_io.ts";
+import { isMissing } from "./io.ts";
 
 /**
  * The bytes of a small file, or undefined when it (or one of its directories) does not exist.

@@ -8,15 +8,16 @@
  */
 import { Buffer } from "node:buffer";
 import { promises as fsp } from "node:fs";
-import type { BlobBody } from "./types.ts";
+import { bunGlobal, denoGlobal } from "../../runtime.ts";
+import type { BlobBody } from "../types.ts";
 
-/** Bytes read per pull: large chunks keep downloads fast (2.3 GB/s at 256 KiB in DESIGN.md). */
+/** Bytes read per pull: large chunks keep downloads fast (bench/results/design_notes.md). */
 const READ_CHUNK = 512 * 1024;
 
 /**
  * A fresh buffer of `size` bytes whose contents are garbage (every byte is overwritten before
- * use): zero-filling 512 KiB per chunk cost Node ~10% of its pull throughput. Small ones come
- * zeroed (Node would carve them out of a shared pool).
+ * use): zero-filling large chunks costs Node a measurable part of its pull throughput. Small
+ * ones come zeroed (Node would carve them out of a shared pool).
  */
 function uninitialized(size: number): Uint8Array<ArrayBuffer> {
   if (size < 64 * 1024) return new Uint8Array(size);
@@ -134,8 +135,8 @@ function denoFileStream(deno: DenoFiles, path: string, start: number): ReadableS
  *   Content-Length it would drop from a stream (oven-sh/bun#10507).
  * - Deno, when the read runs to the end of the file: `Deno.FsFile.readable` of the file, opened
  *   now. Deno.serve recognises a stream backed by a file and copies file to socket in Rust: no
- *   JavaScript buffer per chunk, so neither garbage nor GC work (pull 1 GiB at ~1.6 GB/s with the
- *   server's RSS unchanged). It is also a byte stream, so the node:http bridge reads it into
+ *   JavaScript buffer per chunk, so neither garbage nor GC work. It is also a byte stream, so the
+ *   node:http bridge reads it into
  *   reused buffers.
  * - Elsewhere a {@link fileStream}.
  */
@@ -146,12 +147,12 @@ export function fileBody(
 ): BlobBody {
   const start = range?.start ?? 0;
   const end = range?.end ?? size - 1;
-  const bun = (globalThis as { Bun?: BunFiles }).Bun;
+  const bun = bunGlobal<BunFiles>();
   if (bun) {
     const file = bun.file(path);
     return range ? file.slice(start, end + 1) : file;
   }
-  const deno = (globalThis as { Deno?: DenoFiles }).Deno;
+  const deno = denoGlobal<DenoFiles>();
   if (deno && end === size - 1 && size > 0) {
     try {
       return denoFileStream(deno, path, start);

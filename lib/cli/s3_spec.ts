@@ -5,8 +5,8 @@
  *
  * @module
  */
-import type { S3StorageOptions } from "../storage/s3.ts";
-import { S3Client } from "./client.ts";
+import type { S3StorageOptions } from "../storage/s3/mod.ts";
+import { S3Client } from "../s3/client.ts";
 
 /**
  * The s3Storage options an `s3://` description names. Throws an Error with a one-line message

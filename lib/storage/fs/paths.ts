@@ -22,7 +22,7 @@
  * @module
  */
 import { join, resolve, sep } from "node:path";
-import { isValidName, isValidTag, parseDigest } from "../grammar.ts";
+import { isValidName, isValidTag, parseDigest } from "../../grammar.ts";
 
 const UPLOAD_ID = /^[A-Za-z0-9_-]{1,128}$/;
 /** Repository directories remembered by {@link FsLayout.repository} before it starts over. */

@@ -6,7 +6,7 @@
  * never lists a manifest that is not stored.
  *
  * Consistency: nothing is cached. {@link ManifestStore.get} reads the manifest file on every call
- * (synchronously, see fs_small_files.ts: a few µs instead of ~115 µs on Node), so a manifest
+ * (synchronously, see small_files.ts: a few µs instead of ~115 µs on Node), so a manifest
  * deleted by this or any other process on the same root is unknown to the next call, and a
  * re-push is seen at once. Adding or removing a manifest also tells {@link hasManifests}'s cache.
  *
@@ -14,11 +14,11 @@
  */
 import { promises as fsp } from "node:fs";
 import { join } from "node:path";
-import { listOptional, readOptional, removeFile, syncDir, writeFileAtomic } from "./fs_io.ts";
-import type { FsLayout } from "./fs_paths.ts";
-import { readSmallFile } from "./fs_small_files.ts";
-import { manifestsChanged } from "./fs_tags.ts";
-import type { Descriptor, Digest, ManifestRecord, ManifestStore } from "./types.ts";
+import { listOptional, readOptional, removeFile, syncDir, writeFileAtomic } from "./io.ts";
+import type { FsLayout } from "./paths.ts";
+import { readSmallFile } from "./small_files.ts";
+import { manifestsChanged } from "./tags.ts";
+import type { Descriptor, Digest, ManifestRecord, ManifestStore } from "../types.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();

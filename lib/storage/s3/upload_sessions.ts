@@ -21,8 +21,8 @@
  *
  * @module
  */
-import type { BlobInfo, CreateUploadOptions, UploadInfo, UploadStore } from "../storage/types.ts";
-import type { S3Client } from "./client.ts";
+import type { BlobInfo, CreateUploadOptions, UploadInfo, UploadStore } from "../types.ts";
+import type { S3Client } from "../../s3/client.ts";
 import type { Layout } from "./layout.ts";
 import { appendToSession } from "./upload_append.ts";
 import { commitSession, readSession } from "./upload_commit.ts";

@@ -1,7 +1,7 @@
 /**
  * The S3 storage adapter: any S3-compatible store (AWS S3, Cloudflare R2, MinIO, Ceph RGW), for
  * stateless replicas over one bucket. Every piece of state, upload sessions included, lives in
- * the bucket (key layout: lib/s3/layout.ts; sessions: lib/s3/upload_sessions.ts), so any replica
+ * the bucket (key layout: layout.ts; sessions: upload_sessions.ts), so any replica
  * serves any request.
  *
  * - Blobs are stored once under `blobs/<algorithm>/<hex>` and linked per repository; reads map
@@ -20,9 +20,10 @@
  * @module
  */
 import { createHash } from "node:crypto";
-import { S3Client } from "../s3/client.ts";
-import { createLayout } from "../s3/layout.ts";
-import { MIN_PART_SIZE, s3UploadStore } from "../s3/upload_sessions.ts";
+import { S3Client, type S3Connection } from "../../s3/client.ts";
+import { createLayout } from "./layout.ts";
+import { MIN_PART_SIZE, s3UploadStore } from "./upload_sessions.ts";
+export type { S3Connection } from "../../s3/client.ts";
 import type {
   BlobBody,
   BlobInfo,
@@ -33,22 +34,13 @@ import type {
   ListOptions,
   ManifestRecord,
   Page,
-} from "./types.ts";
+} from "../types.ts";
 
-/** Options of {@link s3Storage}. */
-export interface S3StorageOptions {
-  /** Service URL, e.g. `https://s3.us-east-1.amazonaws.com`, `http://127.0.0.1:9000`. */
-  endpoint: string;
-  /** The bucket (must exist). */
-  bucket: string;
-  /** Region for signing (`us-east-1`; `auto` for R2). */
-  region: string;
-  /** Access key id. */
-  accessKeyId: string;
-  /** Secret access key. */
-  secretAccessKey: string;
-  /** Session token, for temporary credentials. */
-  sessionToken?: string;
+/**
+ * Options of {@link s3Storage}: where the bucket is and the credentials (the S3 client's own
+ * {@link S3Connection}), and what the adapter adds.
+ */
+export interface S3StorageOptions extends S3Connection {
   /** Key prefix inside the bucket (several registries can share one bucket). Default: none. */
   prefix?: string;
   /**
@@ -98,7 +90,8 @@ function md5Etag(text: string): string {
  *
  * @example
  * ```ts
- * import { createRegistry, s3Storage } from "fetch-registry";
+ * import { createRegistry } from "fetch-registry";
+ * import { s3Storage } from "fetch-registry/s3";
  * const storage = s3Storage({
  *   endpoint: "https://s3.eu-west-1.amazonaws.com",
  *   bucket: "my-registry",

@@ -3,22 +3,22 @@
  * every change made under the tag's lock file so that compare-and-swap is exact between processes.
  *
  * Consistency: {@link TagStore.get} reads the tag file on every call (synchronously, see
- * fs_small_files.ts) and caches nothing, so it answers what the filesystem holds at that moment,
+ * small_files.ts) and caches nothing, so it answers what the filesystem holds at that moment,
  * whichever process or replica moved the tag. {@link TagStore.list} pages through the sorted tag
  * names of the directory, cached per repository by {@link DirCache} and validated on every call by
  * a `stat` of the tags directory: this process's own tag changes are always visible to its next
  * call, and other processes' changes on the same root are visible under the assumptions stated in
- * fs_dir_cache.ts (local filesystem or synchronised clocks, no client-side attribute cache).
+ * dir_cache.ts (local filesystem or synchronised clocks, no client-side attribute cache).
  *
  * @module
  */
-import { removeFile, syncDir, writeFileAtomic } from "./fs_io.ts";
-import { DirCache } from "./fs_dir_cache.ts";
-import { withLock } from "./fs_lock.ts";
-import { decodeTag, type FsLayout } from "./fs_paths.ts";
-import { byteOrder, pageOfSorted } from "./paging.ts";
-import { readSmallFile } from "./fs_small_files.ts";
-import type { Digest, ListOptions, Page, TagStore } from "./types.ts";
+import { removeFile, syncDir, writeFileAtomic } from "./io.ts";
+import { DirCache } from "./dir_cache.ts";
+import { withLock } from "./lock.ts";
+import { decodeTag, type FsLayout } from "./paths.ts";
+import { byteOrder, pageOfSorted } from "../paging.ts";
+import { readSmallFile } from "./small_files.ts";
+import type { Digest, ListOptions, Page, TagStore } from "../types.ts";
 
 const decoder = new TextDecoder();
 
@@ -64,7 +64,7 @@ export function fsTags(layout: FsLayout): Required<TagStore> & {
     maxWeight: 500_000,
   });
 
-  // Synchronous read (fs_small_files.ts); async only so that the store's contract holds.
+  // Synchronous read (small_files.ts); async only so that the store's contract holds.
   function read(repository: string, tag: string): Digest | undefined {
     const bytes = readSmallFile(layout.tag(repository, tag));
     return bytes && decoder.decode(bytes).trim();

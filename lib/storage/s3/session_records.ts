@@ -9,8 +9,8 @@
  * @module
  */
 import { randomBytes } from "node:crypto";
-import type { UploadInfo } from "../storage/types.ts";
-import type { S3Client } from "./client.ts";
+import type { UploadInfo } from "../types.ts";
+import type { S3Client } from "../../s3/client.ts";
 import type { Layout } from "./layout.ts";
 
 /** A part of the session's multipart upload, as recorded. */

@@ -3,9 +3,8 @@
  * repository, whether it holds a manifest), validated on every use by one `stat` of the directory
  * so that changes made by other processes on the same root (replicas) are seen.
  *
- * Why: listing a directory of 10,000 entries costs ~7 ms on Node, ~3 ms on Bun and 20-46 ms on
- * Deno, while a `stat` of it costs 1-11 µs (bench/results/ab_metadata.md). Paging through such a
- * listing with `n=100` used to read the directory once per page.
+ * Why: listing a large directory costs milliseconds (tens on Deno), a `stat` of it microseconds
+ * (bench/results/design_notes.md), and paging through a listing would otherwise read it per page.
  *
  * ## Consistency
  * - Own writes: callers call {@link DirCache.invalidate} after every change they make in the
@@ -33,7 +32,7 @@
  * @module
  */
 import { statSync } from "node:fs";
-import { isMissing, listOptional } from "./fs_io.ts";
+import { isMissing, listOptional } from "./io.ts";
 
 /**
  * How much older than the clock a directory's mtime must be before a listing of it is reused, in

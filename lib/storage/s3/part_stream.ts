@@ -9,7 +9,7 @@
  *
  * @module
  */
-import type { S3Client } from "./client.ts";
+import type { S3Client } from "../../s3/client.ts";
 import type { MultipartRecord, StoredPart } from "./session_records.ts";
 
 /** S3's smallest part (except the last). */

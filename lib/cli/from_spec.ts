@@ -1,17 +1,17 @@
 /**
  * `storageFromSpec`: a storage adapter from a one-word description, as the CLI's `--storage` flag
- * and the `FETCH_REGISTRY_STORAGE` variable take it: `memory`, `fs:DIR` or an `s3://` URL.
+ * and the `FETCH_REGISTRY_STORAGE` variable take it: `memory`, `fs:DIR` or an `s3://` URL. Part of
+ * the CLI: the adapters themselves neither read the environment nor parse URLs.
  *
  * @module
  */
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
-import process from "node:process";
-import { fsStorage } from "./fs.ts";
-import { memoryStorage } from "./memory.ts";
-import { s3Storage, type S3StorageOptions } from "./s3.ts";
-import { parseS3Spec, probeS3 } from "../s3/spec.ts";
-import type { FullStorage } from "./types.ts";
+import { fsStorage } from "../storage/fs/mod.ts";
+import { memoryStorage } from "../storage/memory.ts";
+import { s3Storage, type S3StorageOptions } from "../storage/s3/mod.ts";
+import { parseS3Spec, probeS3 } from "./s3_spec.ts";
+import type { FullStorage } from "../storage/types.ts";
 
 /** The storage description used when none is given. */
 export const DEFAULT_STORAGE_SPEC = "fs:./data";
@@ -63,16 +63,20 @@ function ensureWritableDir(dir: string): void {
  * - `fs:DIR`: {@link fsStorage} rooted at DIR (created if missing; must be writable);
  * - `s3://...`: the S3 adapter.
  *
- * Throws {@link StorageSpecError} (a one-line message) when the description is malformed or
- * the storage cannot be used.
+ * `env` gives the S3 credentials (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN,
+ * AWS_REGION): the caller passes `process.env`. Throws {@link StorageSpecError} (a one-line
+ * message) when the description is malformed or the storage cannot be used.
  *
  * @example
  * ```ts
- * const storage = await storageFromSpec("fs:./data");
+ * const storage = await storageFromSpec("fs:./data", process.env);
  * const registry = createRegistry({ storage });
  * ```
  */
-export async function storageFromSpec(spec: string): Promise<FullStorage> {
+export async function storageFromSpec(
+  spec: string,
+  env: Record<string, string | undefined>,
+): Promise<FullStorage> {
   if (spec === "memory") return memoryStorage();
   if (spec.startsWith("fs:")) {
     const dir = spec.slice(3);
@@ -84,7 +88,7 @@ export async function storageFromSpec(spec: string): Promise<FullStorage> {
   if (spec.startsWith("s3://")) {
     let options: S3StorageOptions;
     try {
-      options = parseS3Spec(spec, process.env);
+      options = parseS3Spec(spec, env);
     } catch (error) {
       throw new StorageSpecError((error as Error).message);
     }

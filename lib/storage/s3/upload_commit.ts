@@ -15,9 +15,9 @@
  *
  * @module
  */
-import { type BlobInfo, UploadOffsetError } from "../storage/types.ts";
-import type { S3Client } from "./client.ts";
-import { S3Error } from "./errors.ts";
+import { type BlobInfo, UploadOffsetError } from "../types.ts";
+import type { S3Client } from "../../s3/client.ts";
+import { S3Error } from "../../s3/errors.ts";
 import type { Layout } from "./layout.ts";
 import { asPartInfo, copyObjectOfSize, copyParts } from "./part_stream.ts";
 import { type Loaded, released, type SessionRecords } from "./session_records.ts";

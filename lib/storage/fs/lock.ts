@@ -16,7 +16,7 @@ import { promises as fsp } from "node:fs";
 import { hostname } from "node:os";
 import process from "node:process";
 import { dirname } from "node:path";
-import { ensureDir, errorCode, randomName, readOptional, removeFile } from "./fs_io.ts";
+import { ensureDir, errorCode, randomName, readOptional, removeFile } from "./io.ts";
 
 /** A lock older than this is considered abandoned. */
 export const STALE_LOCK_MS = 30_000;

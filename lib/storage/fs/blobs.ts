@@ -7,10 +7,10 @@
  */
 import { promises as fsp } from "node:fs";
 import { dirname } from "node:path";
-import { isMissing, removeFile, sizeOptional, syncDir, withDir } from "./fs_io.ts";
-import type { FsLayout } from "./fs_paths.ts";
-import { fileBody } from "./fs_read.ts";
-import type { BlobInfo, BlobStore, Digest } from "./types.ts";
+import { isMissing, removeFile, sizeOptional, syncDir, withDir } from "./io.ts";
+import type { FsLayout } from "./paths.ts";
+import { fileBody } from "./read.ts";
+import type { BlobInfo, BlobStore, Digest } from "../types.ts";
 
 /** Make `repository` link to `digest` (durably); the content must exist. */
 export async function writeLink(layout: FsLayout, repository: string, digest: Digest) {

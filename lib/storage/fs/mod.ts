@@ -1,6 +1,6 @@
 /**
  * The filesystem storage adapter, on node:fs only (Node, Deno and Bun all implement it: one code
- * path for the three runtimes). The layout is in fs_paths.ts; each store lives in its own module.
+ * path for the three runtimes). The layout is in paths.ts; each store lives in its own module.
  *
  * Guarantees: blobs are content-addressed and stored once; every write reaches its final name by
  * an atomic rename or link after an fsync, and directories are fsynced, so a crash at any moment
@@ -14,15 +14,15 @@
  */
 import { promises as fsp } from "node:fs";
 import { join } from "node:path";
-import { fsBlobs } from "./fs_blobs.ts";
-import { listOptional } from "./fs_io.ts";
-import { fsManifests } from "./fs_manifests.ts";
-import { FsLayout } from "./fs_paths.ts";
-import { fsTags, hasManifests } from "./fs_tags.ts";
-import { fsUploads } from "./fs_uploads.ts";
-import { isValidName } from "../grammar.ts";
-import { pageOf } from "./paging.ts";
-import type { FullStorage, ListOptions, Page } from "./types.ts";
+import { fsBlobs } from "./blobs.ts";
+import { listOptional } from "./io.ts";
+import { fsManifests } from "./manifests.ts";
+import { FsLayout } from "./paths.ts";
+import { fsTags, hasManifests } from "./tags.ts";
+import { fsUploads } from "./uploads.ts";
+import { isValidName } from "../../grammar.ts";
+import { pageOf } from "../paging.ts";
+import type { FullStorage, ListOptions, Page } from "../types.ts";
 
 /** Options of {@link fsStorage}. */
 export interface FsStorageOptions {
@@ -57,7 +57,7 @@ async function findRepositories(
  * @example
  * ```ts
  * import { createRegistry } from "fetch-registry";
- * import { fsStorage } from "fetch-registry/lib/storage/fs.ts";
+ * import { fsStorage } from "fetch-registry/fs";
  * const registry = createRegistry({ storage: fsStorage({ root: "./data" }) });
  * ```
  */

@@ -8,7 +8,7 @@
  * size             the bytes acknowledged so far, in decimal (replaced by rename after each append)
  * data             the bytes, each append written in place at its offset; only [0, size) counts
  * sealed           `data`, renamed by the commit: from then on no append writes it again
- * claim-<offset>   held while an append or the commit works at that offset (fs_upload_claims.ts)
+ * claim-<offset>   held while an append or the commit works at that offset (upload_claims.ts)
  * ```
  * An append first claims its offset, exclusively across processes (of two appends at the same
  * offset exactly one gets the claim; the other gets {@link UploadOffsetError}), checks that the
@@ -33,7 +33,7 @@
  */
 import { promises as fsp, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { writeLink } from "./fs_blobs.ts";
+import { writeLink } from "./blobs.ts";
 import {
   ensureDir,
   isMissing,
@@ -45,18 +45,18 @@ import {
   syncFile,
   withDir,
   writeNewFile,
-} from "./fs_io.ts";
-import type { FsLayout } from "./fs_paths.ts";
-import { fileStream } from "./fs_read.ts";
-import { sleep } from "./fs_lock.ts";
-import { claimOffset } from "./fs_upload_claims.ts";
+} from "./io.ts";
+import type { FsLayout } from "./paths.ts";
+import { fileStream } from "./read.ts";
+import { sleep } from "./lock.ts";
+import { claimOffset } from "./upload_claims.ts";
 import {
   type BlobInfo,
   type Digest,
   type UploadInfo,
   UploadOffsetError,
   type UploadStore,
-} from "./types.ts";
+} from "../types.ts";
 
 const decoder = new TextDecoder();
 /** Temporary files untouched for this long are left over from a crash. */
@@ -72,10 +72,10 @@ interface Stored {
   createdAt: number;
 }
 
-// The session's small files (`size`, and the claims in fs_upload_claims.ts) are read and written
+// The session's small files (`size`, and the claims in upload_claims.ts) are read and written
 // with synchronous calls: a few microseconds each with the directory in the page cache, where each
 // asynchronous call is a thread-pool round trip of ~100 µs on Node 20 (more on a busy machine),
-// and an append makes about ten of them (the same trade-off as fs_small_files.ts). Data is always
+// and an append makes about ten of them (the same trade-off as small_files.ts). Data is always
 // written asynchronously.
 
 /** The session's acknowledged size, or undefined when the session directory is gone. */

@@ -13,10 +13,10 @@
  * certainly gone: on this host its process no longer runs (or its pid now belongs to this
  * process, started after it), or this process made it and no longer holds it; from another host,
  * when its modification time, which a live holder refreshes every {@link REFRESH_MS}, is older
- * than {@link STALE_MS}. Like the tag locks (fs_lock.ts), this assumes that processes sharing a
+ * than {@link STALE_MS}. Like the tag locks (lock.ts), this assumes that processes sharing a
  * host name share a pid namespace.
  *
- * The calls of an uncontended claim and its release are synchronous (see fs_uploads.ts for
+ * The calls of an uncontended claim and its release are synchronous (see uploads.ts for
  * why); looking at a taken claim and breaking a stale one are rare, and asynchronous.
  *
  * Breaking a stale claim must not break a fresh one that took its name meanwhile. The breaker
@@ -37,8 +37,8 @@ import { hostname } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
 import { clearInterval, setInterval } from "node:timers";
-import { errorCode, isMissing, randomName } from "./fs_io.ts";
-import { processGone } from "./fs_lock.ts";
+import { errorCode, isMissing, randomName } from "./io.ts";
+import { processGone } from "./lock.ts";
 
 /** A claim whose holder is on another host and that is older than this is stale. */
 export const STALE_MS = 60_000;

@@ -14,8 +14,8 @@
  *
  * @module
  */
-import { type UploadInfo, UploadOffsetError } from "../storage/types.ts";
-import type { S3Client } from "./client.ts";
+import { type UploadInfo, UploadOffsetError } from "../types.ts";
+import type { S3Client } from "../../s3/client.ts";
 import type { Layout } from "./layout.ts";
 import { PartWriter } from "./part_stream.ts";
 import { released, type SessionRecords, type SessionState, uploadInfo } from "./session_records.ts";
