@@ -249,7 +249,7 @@ wrapper("storage errors are counted by operation; optional methods stay absent",
   };
   const storage = instrumentStorage(broken, metrics);
   assert.equal(storage.blobs.redirectUrl, undefined);
-  assert.equal(typeof storage.uploads.purge, "function");
+  assert.equal(typeof storage.uploads?.purge, "function");
   const errors: unknown[] = [];
   const registry = withMetrics(
     createRegistry({ storage, logger: { error: (e) => errors.push(e) } }),

@@ -15,14 +15,18 @@ import { createRegistryMetrics } from "../lib/observe/metrics.ts";
 import { instrumentStorage } from "../lib/observe/storage_metrics.ts";
 import { withMetrics } from "../lib/observe/with_metrics.ts";
 import { withRequestId } from "../lib/observe/request_id.ts";
-import { protocolSuite } from "./protocol_suite.ts";
-import { storageContract } from "./storage_contract.ts";
+import { protocolSuite } from "./protocol/mod.ts";
+import { storageContract } from "../lib/testing/storage_contract.ts";
 
 const metrics = createRegistryMetrics();
 const events: RegistryEvent[] = [];
 let registries = 0;
 
-storageContract("memory, instrumented", () => instrumentStorage(memoryStorage(), metrics));
+const contract = suite("memory, instrumented storage contract");
+storageContract("memory, instrumented", () => instrumentStorage(memoryStorage(), metrics), {
+  test: contract,
+});
+contract.run();
 protocolSuite("memory, observed", () => memoryStorage(), (options) => {
   registries++;
   const storage = instrumentStorage(options.storage!, metrics);

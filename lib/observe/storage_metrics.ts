@@ -74,7 +74,7 @@ function instrumentObject<T extends object>(
  * const registry = createRegistry({ storage: instrumentStorage(fsStorage("./data"), metrics) });
  * ```
  */
-export function instrumentStorage(storage: Storage, metrics: RegistryMetrics): Storage {
+export function instrumentStorage<S extends Storage>(storage: S, metrics: RegistryMetrics): S {
   const stores = new Set(["blobs", "uploads", "manifests", "tags"]);
   return instrumentObject(storage, "", metrics, stores);
 }
