@@ -4,6 +4,8 @@
  *
  * @module
  */
+import type { RegistryAuth } from "./auth/guard.ts";
+import { visibleRepositories } from "./auth/catalog_view.ts";
 import type { RegistrySettings, RequestContext, RouteHandler } from "./context.ts";
 import { errorResponse, RegistryError } from "./errors.ts";
 import { UploadHashCache } from "./hashing.ts";
@@ -45,6 +47,11 @@ export interface RegistryOptions {
   uploadTtlMs?: number;
   /** Where unexpected failures are reported. Default: console.error. */
   logger?: RegistryLogger;
+  /**
+   * Access control: `basicAuth(...)`, `tokenAuth(...)` or `externalTokenAuth(...)`. Default: none
+   * (anyone may do everything).
+   */
+  auth?: RegistryAuth;
 }
 
 /** A registry: a fetch handler and the storage it serves. */
@@ -71,6 +78,7 @@ const HANDLERS: Record<RouteName, Partial<Record<Method, RouteHandler>>> = {
   manifest: { GET: getManifest, HEAD: getManifest, PUT: putManifest, DELETE: deleteManifest },
   tags: { GET: listTags, HEAD: listTags },
   referrers: { GET: listReferrers, HEAD: listReferrers },
+  token: {},
 };
 
 const WRITES = new Set(["POST", "PUT", "PATCH", "DELETE"]);
@@ -110,6 +118,8 @@ export function createRegistry(options: RegistryOptions = {}): Registry {
     uploadTtlMs: options.uploadTtlMs ?? 24 * 60 * 60 * 1000,
   };
   const logger = options.logger ?? { error: (e: unknown) => console.error("fetch-registry:", e) };
+  const auth = options.auth;
+  const basePath = (options.basePath ?? "").replace(/\/+$/, "");
   const router = createRouter(options.basePath);
   const urls = createUrlBuilder(options.basePath);
   const hashes = new UploadHashCache();
@@ -136,10 +146,15 @@ export function createRegistry(options: RegistryOptions = {}): Registry {
     const method = request.method;
     const match = router.match(method, url.pathname);
     if (!match) throw new RegistryError("NOT_FOUND", { path: url.pathname });
+    if (match.route === "token") {
+      if (!auth?.token) throw new RegistryError("NOT_FOUND", { path: url.pathname });
+      return await auth.token(request);
+    }
     if (match.route === "base") {
       if (!match.allowed) {
         throw new RegistryError("UNSUPPORTED", { method }, { headers: { Allow: "GET, HEAD" } });
       }
+      await auth?.guard(request, { route: "base", method, name: "", url, basePath });
       return json(request, {});
     }
     const handler = HANDLERS[match.route][method];
@@ -151,6 +166,8 @@ export function createRegistry(options: RegistryOptions = {}): Registry {
     }
     const params = decode(match.params);
     const name = match.route === "catalog" ? "" : requireName(params.name);
+    // Access control (lib/auth): who asks and whether they may, before any storage access.
+    const grant = await auth?.guard(request, { route: match.route, method, name, url, basePath });
     if (WRITES.has(method)) {
       if (settings.readOnly) {
         throw new RegistryError("UNSUPPORTED", { method }, {
@@ -168,10 +185,10 @@ export function createRegistry(options: RegistryOptions = {}): Registry {
     }
     const ctx: RequestContext = {
       request,
-      url,
+      url: grant?.url ?? url,
       name,
       params,
-      storage,
+      storage: grant?.visible ? visibleRepositories(storage, grant.visible) : storage,
       urls,
       settings,
       hashes,
