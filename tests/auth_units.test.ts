@@ -42,17 +42,32 @@ htpasswd("refuses any other hash, naming the line", () => {
       return true;
     });
   }
-  assert.throws(() => parseHtpasswd(`${htpasswdLine("a", "b")}\n${htpasswdLine("a", "c")}`), /twice/);
+  assert.throws(
+    () => parseHtpasswd(`${htpasswdLine("a", "b")}\n${htpasswdLine("a", "c")}`),
+    /twice/,
+  );
 });
 
 const basic = suite("auth: Basic authenticator");
 
 basic("parses Basic headers, refuses malformed ones", () => {
-  assert.deepEqual(parseBasic(`Basic ${btoa("alice:pa:ss")}`), { user: "alice", password: "pa:ss" });
+  assert.deepEqual(parseBasic(`Basic ${btoa("alice:pa:ss")}`), {
+    user: "alice",
+    password: "pa:ss",
+  });
   assert.deepEqual(parseBasic(`basic   ${btoa("a:")}`), { user: "a", password: "" });
   const utf8 = btoa(String.fromCharCode(...new TextEncoder().encode("zoë:pässword")));
   assert.deepEqual(parseBasic(`Basic ${utf8}`), { user: "zoë", password: "pässword" });
-  for (const bad of ["Bearer abc", "Basic", "Basic !!!", `Basic ${btoa("nocolon")}`, `Basic ${btoa(":x")}`, "Basic /w=="]) {
+  for (
+    const bad of [
+      "Bearer abc",
+      "Basic",
+      "Basic !!!",
+      `Basic ${btoa("nocolon")}`,
+      `Basic ${btoa(":x")}`,
+      "Basic /w==",
+    ]
+  ) {
     assert.equal(parseBasic(bad), undefined, bad);
   }
 });
@@ -176,8 +191,14 @@ policy("a bad policy is an error naming the problem", () => {
       [{ repositories: {} }, /repositories: expected an array/],
       [{ repositories: [{ match: "A/**" }] }, /repositories\[0\]\.match/],
       [{ repositories: [{ match: "a//b" }] }, /repositories\[0\]\.match/],
-      [{ repositories: [{ match: "a", anonymous: ["read"] }] }, /repositories\[0\]\.anonymous.*"read"/],
-      [{ repositories: [{ match: "a" }, { match: "b", users: { bob: ["pull", "write"] } }] }, /repositories\[1\]\.users\["bob"\].*"write"/],
+      [
+        { repositories: [{ match: "a", anonymous: ["read"] }] },
+        /repositories\[0\]\.anonymous.*"read"/,
+      ],
+      [
+        { repositories: [{ match: "a" }, { match: "b", users: { bob: ["pull", "write"] } }] },
+        /repositories\[1\]\.users\["bob"\].*"write"/,
+      ],
       [{ repositories: [{ match: "a", user: {} }] }, /unknown key "user"/],
     ] as const
   ) {
@@ -209,18 +230,39 @@ scopes("parse and format", () => {
   });
   assert.deepEqual(parseScope("registry:catalog:*")?.actions, ["*"]);
   assert.equal(parseScope("repository(plugin):a:pull")?.type, "repository");
-  for (const bad of ["", "repository", "repository:a", "repository::pull", ":a:pull", "repository:a:pu ll", "repository:a:"]) {
+  for (
+    const bad of [
+      "",
+      "repository",
+      "repository:a",
+      "repository::pull",
+      ":a:pull",
+      "repository:a:pu ll",
+      "repository:a:",
+    ]
+  ) {
     assert.equal(parseScope(bad), undefined, bad);
   }
-  assert.equal(parseScopes(["repository:a:pull repository:b:push", "registry:catalog:*"])?.length, 3);
+  assert.equal(
+    parseScopes(["repository:a:pull repository:b:push", "registry:catalog:*"])?.length,
+    3,
+  );
   assert.equal(parseScopes(["repository:a:pull bad"]), undefined);
-  assert.equal(formatScope({ type: "repository", name: "a", actions: ["pull", "push"] }), "repository:a:pull,push");
+  assert.equal(
+    formatScope({ type: "repository", name: "a", actions: ["pull", "push"] }),
+    "repository:a:pull,push",
+  );
 });
 
 scopes("challenges quote their values", () => {
   assert.equal(basicChallenge('r"e'), 'Basic realm="r\\"e", charset="UTF-8"');
   assert.equal(
-    bearerChallenge({ realm: "https://h/token", service: "s", scope: "repository:a:pull", error: "insufficient_scope" }),
+    bearerChallenge({
+      realm: "https://h/token",
+      service: "s",
+      scope: "repository:a:pull",
+      error: "insufficient_scope",
+    }),
     'Bearer realm="https://h/token",service="s",scope="repository:a:pull",error="insufficient_scope"',
   );
 });
@@ -240,14 +282,18 @@ scopes("each route and method needs the right action", () => {
   assert.equal(act("manifest", "DELETE"), "delete");
   assert.equal(act("blob", "DELETE"), "delete");
   assert.equal(act("uploads", "POST"), "push");
-  for (const method of ["PATCH", "PUT", "DELETE"]) assert.equal(act("upload", method), "push", method);
+  for (const method of ["PATCH", "PUT", "DELETE"]) {
+    assert.equal(act("upload", method), "push", method);
+  }
   assert.equal(act("token", "GET"), undefined);
 });
 
 const keys = suite("auth: signing keys");
 
 keys("PKCS#8 PEM keys choose their algorithm; kid is the thumbprint", async () => {
-  for (const [gen, alg] of [["ES256", "ES256"], ["RS256", "RS256"], ["Ed25519", "EdDSA"]] as const) {
+  for (
+    const [gen, alg] of [["ES256", "ES256"], ["RS256", "RS256"], ["Ed25519", "EdDSA"]] as const
+  ) {
     const pair = await generateKeyPair(gen, { extractable: true });
     const key = await loadSigningKey(await exportPKCS8(pair.privateKey));
     assert.equal(key.alg, alg);
@@ -259,7 +305,12 @@ keys("PKCS#8 PEM keys choose their algorithm; kid is the thumbprint", async () =
 
 keys("refuses weak, unsupported and non-PKCS#8 keys", async () => {
   const small = await crypto.subtle.generateKey(
-    { name: "RSASSA-PKCS1-v1_5", modulusLength: 1024, publicExponent: new Uint8Array([1, 0, 1]), hash: "SHA-256" },
+    {
+      name: "RSASSA-PKCS1-v1_5",
+      modulusLength: 1024,
+      publicExponent: new Uint8Array([1, 0, 1]),
+      hash: "SHA-256",
+    },
     true,
     ["sign", "verify"],
   ) as CryptoKeyPair;
