@@ -21,9 +21,9 @@ import { type Action, ACTIONS } from "./types.ts";
 /** The JSON document of a policy. */
 export interface PolicyDocument {
   /** Users who may do everything. */
-  admins?: string[];
+  admins?: readonly string[];
   /** Entries, first match decides. */
-  repositories?: PolicyEntry[];
+  repositories?: readonly PolicyEntry[];
 }
 
 /** One entry of a policy. */
@@ -31,9 +31,9 @@ export interface PolicyEntry {
   /** Glob over repository names. */
   match: string;
   /** What callers without credentials may do. */
-  anonymous?: Action[];
+  anonymous?: readonly Action[];
   /** What each user (`*`: any authenticated user) may do. */
-  users?: Record<string, Action[]>;
+  users?: Readonly<Record<string, readonly Action[]>>;
 }
 
 /** A compiled policy. */
