@@ -80,7 +80,7 @@ async function importPem(pem: string): Promise<CryptoKeyPair> {
   const jwk = await jose.exportJWK(privateKey);
   const { d: _d, p: _p, q: _q, dp: _dp, dq: _dq, qi: _qi, ...pub } = jwk;
   const alg = kind === "EdDSA" ? "Ed25519" : kind;
-  const publicKey = await jose.importJWK(pub, alg, { extractable: true }) as CryptoKey;
+  const publicKey = await jose.importJWK(pub, alg, { extractable: true }) as unknown as CryptoKey;
   return { privateKey, publicKey };
 }
 
