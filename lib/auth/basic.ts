@@ -12,6 +12,7 @@
  */
 import { bcryptVerify } from "./bcrypt.ts";
 import { type HtpasswdEntry, parseHtpasswd } from "./htpasswd.ts";
+import { type KeyedHash, keyedHash } from "./keyed_hash.ts";
 
 /** Options of {@link createBasicAuthenticator}. */
 export interface BasicAuthenticatorOptions {
@@ -73,15 +74,10 @@ export function parseBasic(header: string): BasicCredentials | undefined {
   return { user: text.slice(0, colon), password: text.slice(colon + 1) };
 }
 
-function toBase64(bytes: ArrayBuffer): string {
-  return btoa(String.fromCharCode(...new Uint8Array(bytes)));
-}
-
-function sameBytes(a: ArrayBuffer, b: ArrayBuffer): boolean {
-  const x = new Uint8Array(a);
-  const y = new Uint8Array(b);
-  let diff = x.length ^ y.length;
-  for (let i = 0; i < x.length && i < y.length; i++) diff |= x[i] ^ y[i];
+/** Compare two equal-length hex digests without an early exit. */
+function sameDigest(a: string, b: string): boolean {
+  let diff = a.length ^ b.length;
+  for (let i = 0; i < a.length && i < b.length; i++) diff |= a.charCodeAt(i) ^ b.charCodeAt(i);
   return diff === 0;
 }
 
@@ -107,19 +103,18 @@ export function createBasicAuthenticator(
   for (const user of plain.keys()) {
     if (hashes.has(user)) throw new TypeError(`user "${user}" is both in htpasswd and users`);
   }
-  const encoder = new TextEncoder();
-  const hmacKey = crypto.subtle.generateKey({ name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
-  const mac = async (text: string) =>
-    await crypto.subtle.sign("HMAC", await hmacKey, encoder.encode(text));
+  let mac: KeyedHash | undefined;
+  const ready = keyedHash().then((hash) => mac = hash);
+  ready.catch(() => {}); // a failure surfaces on the first check
+  // Load and compile bcrypt now, not on the first request (errors surface on first use).
+  if (hashes.size > 0) bcryptVerify("warm-up", DUMMY_HASH).catch(() => {});
   /** Remembered successes: keyed hash of `user:password` → expiry time. */
   const remembered = new Map<string, number>();
   const inflight = new Map<string, Promise<boolean>>();
 
   async function check(user: string, password: string): Promise<boolean> {
     const stored = plain.get(user);
-    if (stored !== undefined) {
-      return sameBytes(await mac(`\0${password}`), await mac(`\0${stored}`));
-    }
+    if (stored !== undefined) return sameDigest(mac!(`\0${password}`), mac!(`\0${stored}`));
     const hash = hashes.get(user);
     const ok = await bcryptVerify(password, hash ?? DUMMY_HASH);
     return ok && hash !== undefined;
@@ -138,7 +133,8 @@ export function createBasicAuthenticator(
   return {
     async verify(user, password) {
       if (user === "" || user.includes(":")) return false;
-      const key = toBase64(await mac(`${user}:${password}`));
+      if (!mac) await ready;
+      const key = mac!(`${user}:${password}`);
       const until = remembered.get(key);
       if (until !== undefined) {
         if (until > Date.now()) return true;

@@ -6,7 +6,9 @@
  *
  * @module
  */
+import { loadJose } from "./jose_loader.ts";
 import type { JSONWebKeySet } from "jose";
+import { type KeyedHash, keyedHash } from "./keyed_hash.ts";
 import type { AccessEntry } from "./types.ts";
 
 /** The asymmetric JWS algorithms a token may use. */
@@ -34,6 +36,11 @@ export interface BearerVerifierOptions {
   jwks: JSONWebKeySet | (() => Promise<JSONWebKeySet>);
   /** Allowed clock skew, seconds (at most 60). Default 60. */
   clockToleranceSeconds?: number;
+  /**
+   * How long a verified token is remembered (keyed hash of the token → its claims), ms; never
+   * past the token's `exp`. Default 60 000; 0 never remembers. Refusals are never remembered.
+   */
+  cacheTtlMs?: number;
 }
 
 /** What a valid token says. */
@@ -95,13 +102,37 @@ export function createBearerVerifier(options: BearerVerifierOptions): BearerVeri
   let keySet: Promise<Parameters<typeof import("jose").jwtVerify>[1]> | undefined;
   const keys = () =>
     keySet ??= (async () => {
-      const jose = await import("jose");
+      const jose = await loadJose();
       const jwks = typeof options.jwks === "function" ? await options.jwks() : options.jwks;
       return jose.createLocalJWKSet(jwks);
     })();
+  const ttl = options.cacheTtlMs ?? 60_000;
+  const remembered = new Map<string, { result: VerifiedToken; until: number }>();
+  let hash: KeyedHash | undefined;
+  const ready = keyedHash().then((h) => hash = h);
+  ready.catch(() => {}); // a failure surfaces on the first check
+  let joseModule: typeof import("jose") | undefined;
+
+  function remember(key: string, result: VerifiedToken, exp: number, nbf: number | undefined) {
+    const now = Date.now();
+    if (ttl <= 0 || (nbf !== undefined && nbf * 1000 > now)) return;
+    if (remembered.size >= 1000) {
+      for (const [k, v] of remembered) if (v.until <= now) remembered.delete(k);
+      if (remembered.size >= 1000) remembered.delete(remembered.keys().next().value!);
+    }
+    remembered.set(key, { result, until: Math.min(now + ttl, exp * 1000) });
+  }
+
   return {
     async verify(token) {
-      const jose = await import("jose");
+      if (!hash) await ready;
+      const key = hash!(token);
+      const known = remembered.get(key);
+      if (known) {
+        if (known.until > Date.now()) return known.result;
+        remembered.delete(key);
+      }
+      const jose = joseModule ??= await loadJose();
       let header;
       try {
         header = jose.decodeProtectedHeader(token);
@@ -128,10 +159,12 @@ export function createBearerVerifier(options: BearerVerifierOptions): BearerVeri
         throw new InvalidTokenError(`token refused (${code})`);
       }
       const sub = payload.sub;
-      return {
+      const result: VerifiedToken = {
         subject: typeof sub === "string" && sub !== "" ? sub : undefined,
         access: accessClaim(payload.access),
       };
+      remember(key, result, payload.exp!, payload.nbf);
+      return result;
     },
   };
 }

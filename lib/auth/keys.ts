@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { loadJose } from "./jose_loader.ts";
 import type { JWK } from "jose";
 
 /** The signing algorithms the token service uses. */
@@ -52,7 +53,7 @@ function algOf(key: CryptoKey): SigningAlgorithm {
 }
 
 async function importPem(pem: string): Promise<CryptoKeyPair> {
-  const jose = await import("jose");
+  const jose = await loadJose();
   const label = /-----BEGIN ([A-Z ]+)-----/.exec(pem)?.[1];
   if (label !== "PRIVATE KEY") {
     throw new SigningKeyError(
@@ -95,7 +96,7 @@ async function importPem(pem: string): Promise<CryptoKeyPair> {
  * ```
  */
 export async function loadSigningKey(input: SigningKeyInput): Promise<SigningKey> {
-  const jose = await import("jose");
+  const jose = await loadJose();
   let pair: CryptoKeyPair;
   if (typeof input === "string") pair = await importPem(input);
   else if (input) pair = input;

@@ -11,6 +11,7 @@
  *
  * @module
  */
+import { loadJose } from "./jose_loader.ts";
 import { RegistryError } from "../errors.ts";
 import { isValidName } from "../grammar.ts";
 import type { BasicAuthenticator } from "./basic.ts";
@@ -158,7 +159,7 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
   }
 
   async function mint(identity: Identity, scopes: Scope[]) {
-    const jose = await import("jose");
+    const jose = await loadJose();
     const k = await signingKey();
     const now = Math.floor(Date.now() / 1000);
     const access = await grant(identity, scopes);
