@@ -303,6 +303,23 @@ keys("PKCS#8 PEM keys choose their algorithm; kid is the thumbprint", async () =
   }
 });
 
+keys("keys made by openssl genpkey, as the README says", async () => {
+  for (
+    const [args, alg] of [
+      [["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"], "ES256"],
+      [["-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"], "RS256"],
+      [["-algorithm", "ed25519"], "EdDSA"],
+    ] as const
+  ) {
+    const pem = execFileSync("openssl", ["genpkey", ...args], { encoding: "utf8" });
+    assert.equal((await loadSigningKey(pem)).alg, alg);
+  }
+  const sec1 = execFileSync("openssl", ["ecparam", "-name", "prime256v1", "-genkey", "-noout"], {
+    encoding: "utf8",
+  });
+  await assert.rejects(loadSigningKey(sec1), /openssl pkcs8 -topk8/);
+});
+
 keys("refuses weak, unsupported and non-PKCS#8 keys", async () => {
   const small = await crypto.subtle.generateKey(
     {
