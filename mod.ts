@@ -1,5 +1,16 @@
 /**
- * fetch-registry: an OCI container registry as one Web-standard fetch handler.
+ * fetch-registry: an OCI container registry as one Web-standard fetch handler. This entry point is
+ * the runtime-free core: `createRegistry`, its errors, the storage contract and the in-memory
+ * adapter. It loads no server, no file system and no S3 client; those are the subpaths
+ * `fetch-registry/fs` (fsStorage), `fetch-registry/s3` (s3Storage), `fetch-registry/server`
+ * (startRegistry, serve) and `fetch-registry/testing`.
+ *
+ * @example
+ * ```ts
+ * import { createRegistry, memoryStorage } from "fetch-registry";
+ * const registry = createRegistry({ storage: memoryStorage() });
+ * const response = await registry.fetch(new Request("http://localhost/v2/"));
+ * ```
  *
  * @module
  */
@@ -8,19 +19,13 @@ export type { Registry, RegistryLogger, RegistryOptions } from "./lib/registry.t
 export { ERROR_CODES, RegistryError } from "./lib/errors.ts";
 export type { ErrorCode, RegistryErrorOptions } from "./lib/errors.ts";
 export * from "./lib/storage/types.ts";
+export {
+  capabilitiesOf,
+  CAPABILITY_MEMBERS,
+  CAPABILITY_NAMES,
+} from "./lib/storage/capabilities.ts";
+export type { CapabilityName, StorageCapabilities } from "./lib/storage/capabilities.ts";
 export { memoryStorage } from "./lib/storage/memory.ts";
-export { fsStorage, type FsStorageOptions } from "./lib/storage/fs.ts";
-export { s3Storage, type S3StorageOptions } from "./lib/storage/s3.ts";
-export { startRegistry } from "./lib/server/start.ts";
-export type { StartedRegistry, StartRegistryOptions } from "./lib/server/start.ts";
-export { detectRuntime, serve } from "./lib/server/serve.ts";
-export type { AnyServeOptions, Runtime, ServerKind } from "./lib/server/serve.ts";
-export { serveNode } from "./lib/server/node.ts";
-export { serveDeno } from "./lib/server/deno.ts";
-export { serveBun } from "./lib/server/bun.ts";
-export * from "./lib/server/types.ts";
-export { formatRequestLog } from "./lib/server/log.ts";
-export { storageFromSpec, StorageSpecError } from "./lib/storage/from_spec.ts";
 export { basicAuth, type BasicAuthOptions } from "./lib/auth/basic_mode.ts";
 export {
   externalTokenAuth,

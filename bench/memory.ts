@@ -5,7 +5,7 @@
  * before each phase, cross-checked by sampling VmRSS); the target is under 100 MiB everywhere.
  *
  * Run: `npx tsx bench/memory.ts [--runtimes=node,node-dist,deno,bun,...] [--size=1024] [--slow=128]`
- * - `node` runs `node --import tsx lib/cli.ts` (the tsx loader adds ~30 MiB of its own);
+ * - `node` runs `node --import tsx lib/cli/main.ts` (the tsx loader adds ~30 MiB of its own);
  *   `node-dist` runs the CLI bundled to plain JS with esbuild (how the npm bin runs).
  * - `deno`, `bun` run the CLI with its default server (`auto`: node:http on Deno, Bun.serve on
  *   Bun); `deno+native` (Deno.serve), `bun+node` (node:http) pick the other one.
@@ -59,7 +59,7 @@ interface Server {
 }
 
 async function startServer(runtime: string, storageDir: string, bundle: string): Promise<Server> {
-  const cli = join(ROOT, "lib", "cli.ts");
+  const cli = join(ROOT, "lib", "cli", "main.ts");
   const args = ["--port", "0", "--storage", `fs:${storageDir}`];
   const tsx = pathToFileURL(join(ROOT, "node_modules", "tsx", "dist", "loader.mjs")).href;
   const commands: Record<string, [string, string[]]> = {
@@ -226,7 +226,7 @@ const bundleDir = mkdtempSync(join(tmpdir(), "fetch-registry-memory-bundle-"));
 const bundle = join(bundleDir, "cli.mjs");
 if (runtimes.includes("node-dist")) {
   await build({
-    entryPoints: [join(ROOT, "lib", "cli.ts")],
+    entryPoints: [join(ROOT, "lib", "cli", "main.ts")],
     bundle: true,
     platform: "node",
     format: "esm",

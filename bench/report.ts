@@ -200,8 +200,8 @@ export function renderReport(data: ReportData, figures: readonly Figure[]): stri
     "",
     `- Each server runs with filesystem storage in its own temporary directory on 127.0.0.1: distribution ` +
       "(`docker-registry serve`, log level warn, in-memory blob descriptor cache) and " +
-      "`lib/cli.ts --storage fs:DIR` on Node (built to one ESM file with esbuild, as for npm, run by node), " +
-      "Deno (deno run -A --v8-flags=--expose-gc,--max-semi-space-size=1) and Bun (bun lib/cli.ts). Both keep " +
+      "`lib/cli/main.ts --storage fs:DIR` on Node (built to one ESM file with esbuild, as for npm, run by node), " +
+      "Deno (deno run -A --v8-flags=--expose-gc,--max-semi-space-size=1) and Bun (bun lib/cli/main.ts). Both keep " +
       "their default access log (one line per request), written to a file.",
     "- Uploads come from bench/client.ts, a separate Node process writing a pre-generated, pre-digested " +
       `random payload with node:http (keep-alive); chunked pushes send ${

@@ -10,7 +10,7 @@
  * npm run bench -- --quick               # small sizes, 1 run: checks the harness in ~1 minute
  * npm run bench -- --targets distribution,bun --no-micro
  * npm run bench -- --micro-only
- * FETCH_REGISTRY_BENCH_ALT=.tmp/patched/lib/cli.ts npm run bench -- --targets node,node-alt
+ * FETCH_REGISTRY_BENCH_ALT=.tmp/patched/lib/cli/main.ts npm run bench -- --targets node,node-alt
  *                                        # before/after: a patched copy as extra columns
  * ```
  *

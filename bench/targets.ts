@@ -75,7 +75,7 @@ function firstLine(cmd: string, args: string[]): string {
  */
 export const CLI: string = process.env.FETCH_REGISTRY_BENCH_ENTRY
   ? resolve(process.env.FETCH_REGISTRY_BENCH_ENTRY)
-  : join(ROOT, "lib", "cli.ts");
+  : join(ROOT, "lib", "cli", "main.ts");
 
 /**
  * A second entry point for before/after comparisons (`FETCH_REGISTRY_BENCH_ALT`, e.g. a patched

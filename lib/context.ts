@@ -5,14 +5,15 @@
  * @module
  */
 import type { UploadHashCache } from "./hashing.ts";
+import type { StorageCapabilities } from "./storage/capabilities.ts";
 import type { Storage } from "./storage/types.ts";
 import type { UrlBuilder } from "./url_builder.ts";
 
 /** Resolved registry settings. */
 export interface RegistrySettings {
-  /** DELETE endpoints enabled. */
+  /** The `deletion` option (what is served: {@link RequestContext.capabilities}). */
   deletion: boolean;
-  /** Referrers API enabled. */
+  /** The `referrers` option (what is served: {@link RequestContext.capabilities}). */
   referrers: boolean;
   /** Index children need not exist. */
   sparseIndexes: boolean;
@@ -20,7 +21,7 @@ export interface RegistrySettings {
   readOnly: boolean;
   /** Largest manifest accepted, bytes. */
   maxManifestSize: number;
-  /** Upload sessions older than this are purged, ms. */
+  /** Upload sessions created longer ago than this are unknown (and purged), ms. */
   uploadTtlMs: number;
 }
 
@@ -40,6 +41,11 @@ export interface RequestContext {
   urls: UrlBuilder;
   /** Registry settings. */
   settings: RegistrySettings;
+  /**
+   * What the registry serves: the storage's optional capabilities, narrowed by the options. A
+   * route runs only when the storage has the members it needs.
+   */
+  capabilities: StorageCapabilities;
   /** Upload hash states of this process. */
   hashes: UploadHashCache;
   /**

@@ -17,6 +17,12 @@ import { deleteManifest, getManifest, putManifest } from "./routes/manifests.ts"
 import { requireName } from "./routes/params.ts";
 import { listReferrers } from "./routes/referrers.ts";
 import { cancelUpload, getUpload, patchUpload, putUpload, startUpload } from "./routes/uploads.ts";
+import {
+  capabilitiesOf,
+  type CapabilityName,
+  servedCapabilities,
+  type StorageCapabilities,
+} from "./storage/capabilities.ts";
 import { memoryStorage } from "./storage/memory.ts";
 import type { Storage } from "./storage/types.ts";
 import { createUrlBuilder } from "./url_builder.ts";
@@ -31,9 +37,15 @@ export interface RegistryLogger {
 export interface RegistryOptions {
   /** The storage adapter. Default: a new {@link memoryStorage}. */
   storage?: Storage;
-  /** Allow DELETE of manifests, tags and blobs (else 405 UNSUPPORTED). Default true. */
+  /**
+   * Allow DELETE of manifests, tags and blobs (else 405 UNSUPPORTED). Default true; only takes
+   * effect when the storage provides the delete capability.
+   */
   deletion?: boolean;
-  /** Serve the referrers API and answer `OCI-Subject` (else 404). Default true. */
+  /**
+   * Serve the referrers API and answer `OCI-Subject` (else 404). Default true; only takes effect
+   * when the storage provides the referrers capability.
+   */
   referrers?: boolean;
   /** Accept indexes whose children are not in the repository. Default false. */
   sparseIndexes?: boolean;
@@ -43,7 +55,10 @@ export interface RegistryOptions {
   maxManifestSize?: number;
   /** Mount prefix of every Location and Link (e.g. `/registry`). Default "". */
   basePath?: string;
-  /** Upload sessions untouched for this long are purged. Default 24 hours. */
+  /**
+   * Upload sessions created longer ago than this are unknown (404 BLOB_UPLOAD_UNKNOWN), and purged
+   * now and then when the storage can purge. The handler alone owns expiry. Default 24 hours.
+   */
   uploadTtlMs?: number;
   /** Where unexpected failures are reported. Default: console.error. */
   logger?: RegistryLogger;
@@ -63,22 +78,36 @@ export interface Registry {
 }
 
 type Method = string;
-const HANDLERS: Record<RouteName, Partial<Record<Method, RouteHandler>>> = {
+/** A route's handler for one method and the storage capability it needs, if any. */
+type Endpoint = [handler: RouteHandler, needs?: CapabilityName];
+const ENDPOINTS: Record<RouteName, Partial<Record<Method, Endpoint>>> = {
   base: {},
-  catalog: { GET: listCatalog, HEAD: listCatalog },
-  uploads: { POST: startUpload },
+  catalog: { GET: [listCatalog, "catalog"], HEAD: [listCatalog, "catalog"] },
+  uploads: { POST: [startUpload, "push"] },
   upload: {
-    GET: getUpload,
-    HEAD: getUpload,
-    PATCH: patchUpload,
-    PUT: putUpload,
-    DELETE: cancelUpload,
+    GET: [getUpload, "push"],
+    HEAD: [getUpload, "push"],
+    PATCH: [patchUpload, "push"],
+    PUT: [putUpload, "push"],
+    DELETE: [cancelUpload, "push"],
   },
-  blob: { GET: getBlob, HEAD: getBlob, DELETE: deleteBlob },
-  manifest: { GET: getManifest, HEAD: getManifest, PUT: putManifest, DELETE: deleteManifest },
-  tags: { GET: listTags, HEAD: listTags },
-  referrers: { GET: listReferrers, HEAD: listReferrers },
+  blob: { GET: [getBlob], HEAD: [getBlob], DELETE: [deleteBlob, "delete"] },
+  manifest: {
+    GET: [getManifest],
+    HEAD: [getManifest],
+    PUT: [putManifest, "push"],
+    DELETE: [deleteManifest, "delete"],
+  },
+  tags: { GET: [listTags], HEAD: [listTags] },
+  referrers: { GET: [listReferrers], HEAD: [listReferrers] },
   token: {},
+};
+
+/** Why a method is refused when the storage lacks the capability it needs. */
+const LACKING: Partial<Record<CapabilityName, string>> = {
+  push: "the storage of this registry does not accept pushes",
+  delete: "the storage of this registry does not support deletion",
+  catalog: "the storage of this registry cannot list repositories",
 };
 
 const WRITES = new Set(["POST", "PUT", "PATCH", "DELETE"]);
@@ -109,6 +138,7 @@ function decode(params: Record<string, string>): Record<string, string> {
  */
 export function createRegistry(options: RegistryOptions = {}): Registry {
   const storage = options.storage ?? memoryStorage();
+  const provided = capabilitiesOf(storage);
   const settings: RegistrySettings = {
     deletion: options.deletion ?? true,
     referrers: options.referrers ?? true,
@@ -117,6 +147,7 @@ export function createRegistry(options: RegistryOptions = {}): Registry {
     maxManifestSize: options.maxManifestSize ?? 4 * 1024 * 1024,
     uploadTtlMs: options.uploadTtlMs ?? 24 * 60 * 60 * 1000,
   };
+  const capabilities: StorageCapabilities = servedCapabilities(provided, settings);
   const logger = options.logger ?? { error: (e: unknown) => console.error("fetch-registry:", e) };
   const auth = options.auth;
   const basePath = (options.basePath ?? "").replace(/\/+$/, "");
@@ -126,20 +157,38 @@ export function createRegistry(options: RegistryOptions = {}): Registry {
   const uploadsInUse = new Set<string>();
   let lastPurge = 0;
 
-  /** The `Allow` value of a 405 (RFC 9110 §15.5.6): what the route serves with these settings. */
-  function allowed(route: RouteName): string {
-    return Object.keys(HANDLERS[route]).filter((m) =>
-      !(settings.readOnly && WRITES.has(m)) &&
-      !(m === "DELETE" && !settings.deletion && route !== "upload")
-    ).join(", ");
+  /**
+   * Why `method` on `route` answers 405, or `undefined` when the registry serves it: the one
+   * place that decides what a route allows, from the storage's capabilities narrowed by the
+   * options. Upload sessions are not deletions: `deletion: false` leaves their DELETE alone.
+   */
+  function refusal(route: RouteName, method: Method): string | undefined {
+    const endpoint = ENDPOINTS[route][method];
+    if (!endpoint) return "method not allowed on this endpoint";
+    const needs = endpoint[1];
+    if (needs && !provided[needs]) return LACKING[needs] ?? `the storage lacks ${needs}`;
+    if (settings.readOnly && WRITES.has(method)) return "the registry is read-only";
+    if (method === "DELETE" && route !== "upload" && !settings.deletion) {
+      return "deletion is disabled on this registry";
+    }
+    return undefined;
+  }
+
+  /** The 405 for `method` on `route`, with `Allow` (RFC 9110 §15.5.6): the methods served. */
+  function notAllowed(route: RouteName, method: Method, path: string, message: string) {
+    const allow = Object.keys(ENDPOINTS[route]).filter((m) => !refusal(route, m)).join(", ");
+    return new RegistryError("UNSUPPORTED", { method, path }, {
+      message,
+      headers: { Allow: allow },
+    });
   }
 
   /** Purge expired sessions now and then, in the background, when a session starts. */
   function maybePurge(): void {
     const now = Date.now();
-    if (!storage.uploads.purge || now - lastPurge < PURGE_INTERVAL_MS) return;
+    if (!capabilities.purge || now - lastPurge < PURGE_INTERVAL_MS) return;
     lastPurge = now;
-    storage.uploads.purge(now - settings.uploadTtlMs).catch((e: unknown) => logger.error?.(e));
+    storage.uploads!.purge!(now - settings.uploadTtlMs).catch((e: unknown) => logger.error?.(e));
   }
 
   async function dispatch(request: Request, url: URL): Promise<Response> {
@@ -157,32 +206,16 @@ export function createRegistry(options: RegistryOptions = {}): Registry {
       await auth?.guard(request, { route: "base", method, name: "", url, basePath });
       return json(request, {});
     }
-    const handler = HANDLERS[match.route][method];
-    if (!handler || !match.allowed) {
-      throw new RegistryError("UNSUPPORTED", { method, path: url.pathname }, {
-        message: "method not allowed on this endpoint",
-        headers: { Allow: allowed(match.route) },
-      });
-    }
+    const refused = match.allowed
+      ? refusal(match.route, method)
+      : "method not allowed on this endpoint";
+    if (refused) throw notAllowed(match.route, method, url.pathname, refused);
+    const handler = ENDPOINTS[match.route][method]![0];
     const params = decode(match.params);
     const name = match.route === "catalog" ? "" : requireName(params.name);
     // Access control (lib/auth): who asks and whether they may, before any storage access.
     const grant = await auth?.guard(request, { route: match.route, method, name, url, basePath });
-    if (WRITES.has(method)) {
-      if (settings.readOnly) {
-        throw new RegistryError("UNSUPPORTED", { method }, {
-          message: "the registry is read-only",
-          headers: { Allow: allowed(match.route) },
-        });
-      }
-      if (method === "DELETE" && !settings.deletion && match.route !== "upload") {
-        throw new RegistryError("UNSUPPORTED", { method }, {
-          message: "deletion is disabled on this registry",
-          headers: { Allow: allowed(match.route) },
-        });
-      }
-      if (match.route === "uploads") maybePurge();
-    }
+    if (match.route === "uploads") maybePurge();
     const ctx: RequestContext = {
       request,
       url: grant?.url ?? url,
@@ -191,6 +224,7 @@ export function createRegistry(options: RegistryOptions = {}): Registry {
       storage: grant?.visible ? visibleRepositories(storage, grant.visible) : storage,
       urls,
       settings,
+      capabilities,
       hashes,
       uploadsInUse,
     };

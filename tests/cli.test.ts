@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { connect, createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -120,7 +120,8 @@ test("serves with fs:./data by default, prints where to push, logs one line per 
     assert.equal(first[2], "GET");
     assert.equal(first[3], "/v2/");
     assert.equal(first[4], "200");
-    assert.equal(first[5], "2");
+    assert.equal(first[5], "0", "bytes in");
+    assert.equal(first[6], "2", "bytes out");
     const second = await cli.waitFor(/ GET \/v2\/some\/repo\/tags\/list\?n=5 404 /);
     assert.match(second.input, REQUEST_LOG_PATTERN);
   } finally {
@@ -141,7 +142,7 @@ test("--server native and --server node serve too", async () => {
     const res = await fetch(`${url}/v2/`);
     assert.equal(res.status, 200);
     await res.body?.cancel();
-    await cli.waitFor(/ GET \/v2\/ 200 2 /);
+    await cli.waitFor(/ GET \/v2\/ 200 in=0 out=2 /);
     cli.signal("SIGTERM");
     assert.equal(await cli.exited, 0);
   }
@@ -171,7 +172,10 @@ test("SIGTERM lets an in-flight upload finish, then exits 0", async () => {
   assert.match(answer, /^HTTP\/1\.1 202/);
   assert.match(answer, /\r\nrange: 0-1999\r\n/i);
   socket.destroy();
-  assert.match(cli.stdout(), new RegExp(` PATCH ${location} 202 2000 \\d+(\\.\\d)?ms$`, "m"));
+  assert.match(
+    cli.stdout(),
+    new RegExp(` PATCH ${location} 202 in=2000 out=0 \\d+(\\.\\d)?ms$`, "m"),
+  );
   assert.match(cli.stderr(), /SIGTERM/);
 });
 
@@ -199,12 +203,20 @@ test("a second signal exits at once", async () => {
   socket.destroy();
 });
 
-test("`deno serve -A --port 0 lib/deno_serve.ts` serves, with storage from FETCH_REGISTRY_STORAGE", async () => {
+test("`deno serve --config REPO/deno.json REPO/lib/cli/deno_serve.ts` serves from another directory, with storage from FETCH_REGISTRY_STORAGE", async () => {
   const storage = join(cwd, "deno-serve-data");
   const serve = spawnProcess(
     join(REPO_ROOT, "node_modules", ".bin", "deno"),
-    ["serve", "-A", "--port", "0", "lib/deno_serve.ts"],
-    { env: { FETCH_REGISTRY_STORAGE: `fs:${storage}` } },
+    [
+      "serve",
+      "-A",
+      "--config",
+      join(REPO_ROOT, "deno.json"),
+      "--port",
+      "0",
+      join(REPO_ROOT, "lib", "cli", "deno_serve.ts"),
+    ],
+    { cwd, env: { FETCH_REGISTRY_STORAGE: `fs:${storage}` } },
   );
   try {
     // waitFor strips colour codes: Deno colours its banner when FORCE_COLOR is set at all.
@@ -221,6 +233,48 @@ test("`deno serve -A --port 0 lib/deno_serve.ts` serves, with storage from FETCH
   } finally {
     await serve.stop();
   }
+});
+
+test("`bun lib/cli/deno_serve.ts` binds 127.0.0.1 and says where it listens", async () => {
+  const serve = spawnProcess(
+    join(REPO_ROOT, "node_modules", ".bin", "bun"),
+    [join(REPO_ROOT, "lib", "cli", "deno_serve.ts")],
+    { cwd, env: { FETCH_REGISTRY_STORAGE: "memory", PORT: "0" } },
+  );
+  try {
+    await serve.waitFor(/^fetch-registry: Bun serves on 127\.0\.0\.1:/m);
+    const [, host, port] = await serve.waitFor(/Started server: http:\/\/([^\s:]+):(\d+)/);
+    assert.equal(host, "127.0.0.1");
+    const res = await fetch(`http://127.0.0.1:${port}/v2/`);
+    assert.equal(res.status, 200);
+    await res.body?.cancel();
+  } finally {
+    await serve.stop();
+  }
+});
+
+test("--version prints the package's version; --help names the commands an installed package has", async () => {
+  const pkg = JSON.parse(readFileSync(join(REPO_ROOT, "package.json"), "utf8"));
+  const version = run(["--version"], cwd);
+  assert.equal(await version.exited, 0);
+  assert.equal(version.stdout(), `fetch-registry ${pkg.version}\n`);
+  const help = run(["--help"], cwd);
+  assert.equal(await help.exited, 0);
+  assert.match(help.stdout(), /npx fetch-registry/);
+  assert.match(help.stdout(), /npm start -- /);
+  assert.doesNotMatch(help.stdout(), /lib\/[\w/]+\.ts/, "no source file names");
+});
+
+test("run by npm, an argument whose flag npm took gets a hint to put the flags after --", async () => {
+  const cli = spawnCli(["6150"], {
+    cwd,
+    env: { npm_lifecycle_event: "start", npm_config_port: "true" },
+  });
+  assert.equal(await cli.exited, 2);
+  assertOneLine(
+    cli.stderr(),
+    /^fetch-registry: unexpected argument "6150": npm keeps the options given before "--" for itself; put them after it: npm start -- --port 6150/,
+  );
 });
 
 test.run();

@@ -9,7 +9,7 @@
  * partial (every blob file hashes to its name, every manifest file to its digest, every tag names
  * a stored manifest).
  *
- * The fs layout this audits is documented in lib/storage/fs_paths.ts.
+ * The fs layout this audits is documented in lib/storage/fs/paths.ts.
  *
  * @module
  */
@@ -357,7 +357,7 @@ async function assertAcknowledged(): Promise<void> {
 // The storage root, audited on disk
 
 function hashFile(path: string, algorithm: string): string {
-  return `${algorithm}:${createHash(algorithm).update(readFileSync(path)).digest("hex")}`;
+  return digestOf(new Uint8Array(readFileSync(path)), algorithm as "sha256" | "sha512");
 }
 
 function walk(dir: string): string[] {
@@ -421,7 +421,7 @@ function auditRoot(): string[] {
       const [alg] = digest.split(":");
       const body = file.subarray(cut + 1);
       assert.equal(
-        `${alg}:${createHash(alg).update(body).digest("hex")}`,
+        digestOf(new Uint8Array(body), alg as "sha256" | "sha512"),
         digest,
         `manifest file ${path} is whole`,
       );
@@ -495,7 +495,7 @@ test("kill -9 during a large streamed upload: nothing acknowledged lost, the upl
       `Content-Type: application/octet-stream\r\nTransfer-Encoding: chunked\r\n\r\n`,
   );
   // The session's bytes are one file, each append written in place at its offset
-  // (lib/storage/fs_uploads.ts): what lies beyond the acknowledged bytes is the append in flight.
+  // (lib/storage/fs/uploads.ts): what lies beyond the acknowledged bytes is the append in flight.
   const data = join(root, "uploads", id, "data");
   const inFlight = () => (existsSync(data) ? statSync(data).size - acked : 0);
   let at = acked;
@@ -573,7 +573,7 @@ test("kill -9 during commit (PUT with a large last chunk): no partial blob; comp
   const acked = 2 * first;
   // The PUT carries the last 48 MiB, appended at its offset; the commit then claims the
   // session's final size (`claim-<size>`), renames `data` to `sealed`, fsyncs it and links it
-  // into blobs/ (lib/storage/fs_uploads.ts). Kill the server as soon as the commit has started.
+  // into blobs/ (lib/storage/fs/uploads.ts). Kill the server as soon as the commit has started.
   const sessionDir = join(root, "uploads", id);
   const committing = () =>
     existsSync(join(sessionDir, `claim-${blob.size}`)) || existsSync(join(sessionDir, "sealed"));

@@ -25,20 +25,20 @@ import process from "node:process";
 import assert from "node:assert/strict";
 import { suite } from "uvu";
 import { createRegistry } from "../lib/registry.ts";
-import { fsStorage } from "../lib/storage/fs.ts";
-import { type Claim, claimOffset } from "../lib/storage/fs_upload_claims.ts";
-import { type Storage, UploadOffsetError } from "../lib/storage/types.ts";
-import { protocolSuite } from "./protocol_suite.ts";
+import { fsStorage } from "../lib/storage/fs/mod.ts";
+import { type Claim, claimOffset } from "../lib/storage/fs/upload_claims.ts";
+import { type FullStorage, type Storage, UploadOffsetError } from "../lib/storage/types.ts";
+import { protocolSuite } from "./protocol/mod.ts";
 import {
   assertBytes,
   bytesOf,
   chunksOf,
-  digestOf,
   manifestOf,
   pushBlob,
   readAll,
-  storageContract,
-} from "./storage_contract.ts";
+} from "../lib/testing/contract_support.ts";
+import { digestOf } from "../lib/testing/content.ts";
+import { storageContract } from "../lib/testing/storage_contract.ts";
 
 /** Every root of this run lives under one directory, removed when the process exits. */
 const base = mkdtempSync(join(tmpdir(), "fetch-registry-fs-test-"));
@@ -53,7 +53,7 @@ function newRoot(): string {
   return root;
 }
 
-function makeFs(): Storage {
+function makeFs(): FullStorage {
   const root = newRoot();
   const storage = fsStorage({ root });
   roots.set(storage, root);
@@ -65,7 +65,12 @@ async function cleanup(storage: Storage): Promise<void> {
   if (root) rmSync(root, { recursive: true, force: true });
 }
 
-storageContract("fs", makeFs, cleanup);
+const contract = suite("fs storage contract");
+storageContract("fs", makeFs, {
+  test: contract,
+  cleanup: (storage) => cleanup(storage as Storage),
+});
+contract.run();
 protocolSuite("fs", makeFs);
 
 /** Every file under `dir`, relative, sorted. */
@@ -254,37 +259,45 @@ test("a lock left by a dead process is broken at once; an old one too", async ()
   assert.deepEqual(readdirSync(tags).sort(), ["dead", "old"]);
 });
 
-test("expiry: sessions older than uploadTtlMs are unknown and purged", async () => {
+test("expiry is the registry's: an aged session is 404 there, kept on disk until purged", async () => {
   const root = newRoot();
   const ttl = 60_000;
-  const s = fsStorage({ root, uploadTtlMs: ttl });
+  const s = fsStorage({ root });
   const u = await s.uploads.create("e", { algorithm: "sha256" });
   await s.uploads.append("e", u.id, 0, chunksOf(bytesOf(1000)));
-  assert.equal((await s.uploads.get("e", u.id))?.size, 1000);
   // Age the session on disk instead of waiting for it (no timing to race with on a busy machine),
   // and look at it through a new adapter, which has not seen it yet.
-  const info = join(root, "uploads", u.id, "info.json");
+  const dir = join(root, "uploads", u.id);
+  const info = join(dir, "info.json");
   writeFileSync(info, JSON.stringify({ ...JSON.parse(readFileSync(info, "utf8")), createdAt: 1 }));
-  const later = fsStorage({ root, uploadTtlMs: ttl });
-  assert.equal(await later.uploads.get("e", u.id), undefined);
-  assert.equal(await later.uploads.append("e", u.id, 1000, chunksOf(bytesOf(1))), undefined);
-  assert.equal(await later.uploads.commit("e", u.id, digestOf(bytesOf(1000))), undefined);
-  assert.equal(await later.uploads.cancel("e", u.id), false);
-  assert.ok(existsSync(join(root, "uploads", u.id)), "still on disk until purged");
-  const fresh = await later.uploads.create("e", { algorithm: "sha256" }); // purges in the background
-  await later.close?.(); // waits for that purge
-  assert.equal(existsSync(join(root, "uploads", u.id)), false);
-  assert.equal(await later.uploads.purge!(Date.now() - ttl), 0, "already purged");
-  assert.equal((await later.uploads.get("e", fresh.id))?.size, 0);
+  const later = fsStorage({ root });
+  const aged = await later.uploads.get("e", u.id);
+  assert.deepEqual([aged?.createdAt, aged?.size], [1, 1000], "the adapter has no TTL of its own");
+  const registry = createRegistry({ storage: later, uploadTtlMs: ttl });
+  const status = await registry.fetch(new Request(`http://r/v2/e/blobs/uploads/${u.id}`));
+  assert.equal(status.status, 404);
+  assert.equal((await status.json()).errors[0].code, "BLOB_UPLOAD_UNKNOWN");
+  assert.ok(existsSync(dir), "still on disk until purged");
+  // Starting a session makes the registry purge, in the background: wait for it (up to 5 s).
+  const started = await registry.fetch(
+    new Request("http://r/v2/e/blobs/uploads/", { method: "POST" }),
+  );
+  assert.equal(started.status, 202);
+  for (let i = 0; i < 250 && existsSync(dir); i++) await new Promise((r) => setTimeout(r, 20));
+  assert.equal(existsSync(dir), false);
+  assert.equal(await later.uploads.purge(Date.now() - ttl), 0, "already purged");
+  const fresh = started.headers.get("Docker-Upload-UUID")!;
+  assert.equal((await later.uploads.get("e", fresh))?.size, 0, "the young session stays");
 });
 
-test("expiry: the default TTL is 24 hours; purge takes a cut-off", async () => {
+test("purge takes a cut-off: sessions created before it go, younger ones stay", async () => {
   const root = newRoot();
   const s = fsStorage({ root });
   const u = await s.uploads.create("e", { algorithm: "sha256" });
   assert.ok(await s.uploads.get("e", u.id));
-  assert.equal(await s.uploads.purge!(Date.now() - 24 * 60 * 60 * 1000), 0);
-  assert.equal(await s.uploads.purge!(Date.now() + 1), 1);
+  assert.equal(await s.uploads.purge(u.createdAt), 0);
+  assert.ok(existsSync(join(root, "uploads", u.id)));
+  assert.equal(await s.uploads.purge(Date.now() + 1), 1);
   assert.equal(existsSync(join(root, "uploads", u.id)), false);
 });
 
@@ -445,7 +458,7 @@ test.run();
 const claims = suite("fs uploads: offset claims, crashes and commits");
 
 /** A session of `size` bytes in `s` (repository "c"); answers its id and directory. */
-async function sessionOf(s: Storage, root: string, bytes: Uint8Array) {
+async function sessionOf(s: ReturnType<typeof fsStorage>, root: string, bytes: Uint8Array) {
   const u = await s.uploads.create("c", { algorithm: "sha256" });
   if (bytes.byteLength) await s.uploads.append("c", u.id, 0, chunksOf(bytes));
   return { id: u.id, dir: join(root, "uploads", u.id) };

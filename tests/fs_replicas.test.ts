@@ -9,9 +9,9 @@ import { join } from "node:path";
 import process from "node:process";
 import assert from "node:assert/strict";
 import { suite } from "uvu";
-import { fsStorage } from "../lib/storage/fs.ts";
-import { DirCache } from "../lib/storage/fs_dir_cache.ts";
-import { manifestOf } from "./storage_contract.ts";
+import { fsStorage } from "../lib/storage/fs/mod.ts";
+import { DirCache } from "../lib/storage/fs/dir_cache.ts";
+import { manifestOf } from "../lib/testing/contract_support.ts";
 
 const base = mkdtempSync(join(tmpdir(), "fetch-registry-replicas-test-"));
 process.on("exit", () => rmSync(base, { recursive: true, force: true }));

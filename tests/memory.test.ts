@@ -6,16 +6,18 @@
  *
  * @module
  */
-import { createHash } from "node:crypto";
 import assert from "node:assert/strict";
 import { suite } from "uvu";
 import { detectRuntime } from "../lib/server/serve.ts";
 import { type StartedRegistry, startRegistry } from "../lib/server/start.ts";
 import { memoryStorage } from "../lib/storage/memory.ts";
-import { protocolSuite } from "./protocol_suite.ts";
-import { storageContract } from "./storage_contract.ts";
+import { protocolSuite } from "./protocol/mod.ts";
+import { sha256 } from "../lib/testing/content.ts";
+import { storageContract } from "../lib/testing/storage_contract.ts";
 
-storageContract("memory", () => memoryStorage());
+const contract = suite("memory storage contract");
+storageContract("memory", () => memoryStorage(), { test: contract });
+contract.run();
 protocolSuite("memory", () => memoryStorage());
 
 const RUNTIME = detectRuntime();
@@ -30,7 +32,7 @@ function patterned(size: number): Uint8Array<ArrayBuffer> {
 
 const socket = suite(`memory over a socket (${RUNTIME})`);
 const bytes = patterned(3 * MiB + 5);
-const digest = `sha256:${createHash("sha256").update(bytes).digest("hex")}`;
+const digest = sha256(bytes);
 
 for (const server of ["native", "node"] as const) {
   socket(

@@ -17,14 +17,11 @@ import assert from "node:assert/strict";
 import { suite } from "uvu";
 import { detectRuntime } from "../lib/server/serve.ts";
 import { type StartedRegistry, startRegistry } from "../lib/server/start.ts";
-import { fsStorage } from "../lib/storage/fs.ts";
+import { fsStorage } from "../lib/storage/fs/mod.ts";
+import { digestOf } from "../lib/testing/content.ts";
 
 const RUNTIME = detectRuntime();
 const MiB = 1024 * 1024;
-
-function digestOf(bytes: Uint8Array, algorithm: "sha256" | "sha512" = "sha256"): string {
-  return `${algorithm}:${createHash(algorithm).update(bytes).digest("hex")}`;
-}
 
 /** Deterministic pseudo-random bytes: a sha256 counter stream from `seed`. */
 function seededBytes(size: number, seed: number): Uint8Array {

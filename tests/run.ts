@@ -3,11 +3,11 @@
  * `tests/*.test.ts` file on Node (through tsx), Deno and Bun, with one summary line at the end:
  * `N passed, N failed`, summed over everything.
  *
- * Each static check (tsc, deno check, deno lint, deno fmt --check), the build and the pack check
- * counts as one test. Each test file's uvu summary (Total / Passed / Skipped) is parsed; a file that
- * crashes, times out or exits non-zero without a summary counts as one failure and its output is
- * shown. A Ceph RGW is started for the S3 tests (tests/support/ceph.sh) when S3_ENDPOINT is not set
- * and radosgw is installed.
+ * Each static check (tsc, deno check, deno lint, deno fmt --check, deno publish --dry-run), the
+ * build and the pack check counts as one test. Each test file's uvu summary (Total / Passed /
+ * Skipped) is parsed; a file that crashes, times out or exits non-zero without a summary counts as
+ * one failure and its output is shown. A Ceph RGW is started for the S3 tests
+ * (tests/support/ceph.sh) when S3_ENDPOINT is not set and radosgw is installed.
  *
  * Usage: `tsx tests/run.ts [options] [file filters...]`
  *   --runtimes=node,deno,bun   runtimes to run the test files on (env TEST_RUNTIMES)
@@ -480,6 +480,14 @@ async function main(): Promise<number> {
     );
     checks.push(await check("deno lint", join(BIN, "deno"), ["lint"]));
     checks.push(await check("deno fmt --check", join(BIN, "deno"), ["fmt", "--check"]));
+    // JSR's checks (slow types: explicit types on every export; what would be published), ~7 s.
+    checks.push(
+      await check("deno publish --dry-run", join(BIN, "deno"), [
+        "publish",
+        "--dry-run",
+        "--allow-dirty",
+      ]),
+    );
   }
   if (options.pack) {
     const build = await check("npm run build", "npm", ["run", "build"]);

@@ -11,14 +11,16 @@ import process from "node:process";
 import { suite } from "uvu";
 import { createRegistry } from "../lib/registry.ts";
 import { S3Client } from "../lib/s3/client.ts";
-import { createLayout } from "../lib/s3/layout.ts";
-import { s3UploadStore } from "../lib/s3/upload_sessions.ts";
-import { parseS3Spec } from "../lib/s3/spec.ts";
-import { storageFromSpec } from "../lib/storage/from_spec.ts";
-import { s3Storage, type S3StorageOptions } from "../lib/storage/s3.ts";
+import { createLayout } from "../lib/storage/s3/layout.ts";
+import { s3UploadStore } from "../lib/storage/s3/upload_sessions.ts";
+import { parseS3Spec } from "../lib/cli/s3_spec.ts";
+import { storageFromSpec } from "../lib/cli/from_spec.ts";
+import { s3Storage, type S3StorageOptions } from "../lib/storage/s3/mod.ts";
 import { type Storage, UploadOffsetError } from "../lib/storage/types.ts";
-import { protocolSuite } from "./protocol_suite.ts";
-import { bytesOf, chunksOf, digestOf, readAll, storageContract } from "./storage_contract.ts";
+import { protocolSuite } from "./protocol/mod.ts";
+import { digestOf } from "../lib/testing/content.ts";
+import { bytesOf, chunksOf, readAll } from "../lib/testing/contract_support.ts";
+import { storageContract } from "../lib/testing/storage_contract.ts";
 import { prepareS3, removePrefix, s3TestEnv, uniquePrefix } from "./support/s3_env.ts";
 
 const env = s3TestEnv();
@@ -314,6 +316,42 @@ s3("cancel and purge abort the multipart upload and remove the session's objects
 });
 
 s3(
+  "purge(before) ends only sessions created before the cut-off; the registry refuses them first",
+  async () => {
+    const options = optionsFor({ partSize: 5 * MiB });
+    const s = s3Storage(options);
+    const old = await s.uploads.create("p", { algorithm: "sha256" });
+    await s.uploads.append("p", old.id, 0, chunksOf(bytesOf(6 * MiB, 41)));
+    await new Promise((r) => setTimeout(r, 5));
+    const cut = Date.now();
+    await new Promise((r) => setTimeout(r, 5));
+    const bytes = bytesOf(6 * MiB, 42);
+    const young = await s.uploads.create("p", { algorithm: "sha256" });
+    await s.uploads.append("p", young.id, 0, chunksOf(bytes));
+    assert.equal(await multipartUploads(options.prefix!), 2);
+    // Expiry is the handler's: through a registry whose TTL the old session has outlived, it is
+    // unknown, while the adapter (no TTL of its own) still holds it.
+    const registry = createRegistry({ storage: s, uploadTtlMs: Date.now() - old.createdAt - 1 });
+    const status = await registry.fetch(new Request(`http://r/v2/p/blobs/uploads/${old.id}`));
+    assert.equal(status.status, 404);
+    assert.equal((await status.json()).errors[0].code, "BLOB_UPLOAD_UNKNOWN");
+    assert.equal((await s.uploads.get("p", old.id))?.size, 6 * MiB);
+    // purge: the old session's record, objects and multipart upload go; the young one stays whole.
+    assert.equal(await s.uploads.purge(cut), 1);
+    assert.equal(await s.uploads.get("p", old.id), undefined);
+    assert.equal(await multipartUploads(options.prefix!), 1);
+    assert.ok(
+      (await keys(options.prefix!, "uploads/")).every((k) => k.startsWith(`uploads/${young.id}/`)),
+      "only the young session's objects remain",
+    );
+    assert.equal(await s.uploads.purge(cut), 0, "nothing more before the cut-off");
+    const digest = digestOf(bytes);
+    assert.equal((await s.uploads.commit("p", young.id, digest, bytes.byteLength))?.size, 6 * MiB);
+    assert.equal(await multipartUploads(options.prefix!), 0);
+  },
+);
+
+s3(
   "listing tags reads only the repository's tag keys; nested repositories stay apart",
   async () => {
     const options = optionsFor();
@@ -412,7 +450,7 @@ s3("--storage s3://BUCKET/PREFIX?endpoint=&region= with AWS_* credentials", asyn
     const spec = `s3://${env.bucket}/${prefix}?endpoint=${
       encodeURIComponent(env.endpoint)
     }&region=${env.region}`;
-    const storage = await storageFromSpec(spec);
+    const storage = await storageFromSpec(spec, process.env);
     const m = {
       digest: digestOf(new Uint8Array([7])),
       mediaType: "application/json",
@@ -421,7 +459,10 @@ s3("--storage s3://BUCKET/PREFIX?endpoint=&region= with AWS_* credentials", asyn
     await storage.manifests.put("spec", m);
     assert.deepEqual(await keys(prefix, "catalog/"), ["catalog/spec"]);
     await assert.rejects(
-      storageFromSpec(`s3://no-such-bucket-here?endpoint=${encodeURIComponent(env.endpoint)}`),
+      storageFromSpec(
+        `s3://no-such-bucket-here?endpoint=${encodeURIComponent(env.endpoint)}`,
+        process.env,
+      ),
       /not usable/,
     );
   } finally {
@@ -434,7 +475,9 @@ s3("--storage s3://BUCKET/PREFIX?endpoint=&region= with AWS_* credentials", asyn
 
 s3.run();
 
-storageContract("s3", () => s3Storage(optionsFor()));
+const contract = suite("s3 storage contract");
+storageContract("s3", () => s3Storage(optionsFor()), { test: contract });
+contract.run();
 protocolSuite("s3", () => s3Storage(optionsFor()));
 
 const cleanup = suite("s3 cleanup");

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { createHash, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { connect, type Socket } from "node:net";
 import { tmpdir } from "node:os";
@@ -19,15 +19,14 @@ import { serveNode } from "../lib/server/node.ts";
 import { detectRuntime, serve, type ServerKind } from "../lib/server/serve.ts";
 import { type StartedRegistry, startRegistry } from "../lib/server/start.ts";
 import { AddressInUseError, type RequestLogEntry } from "../lib/server/types.ts";
+import { storageFromSpec } from "../lib/cli/from_spec.ts";
+import { fsStorage } from "../lib/storage/fs/mod.ts";
 import { memoryStorage } from "../lib/storage/memory.ts";
+import { MEDIA_TYPES, sha256 } from "../lib/testing/mod.ts";
 
 const RUNTIME = detectRuntime();
-const OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json";
-const EMPTY_CONFIG = "application/vnd.oci.empty.v1+json";
-
-function sha256(bytes: Uint8Array): string {
-  return `sha256:${createHash("sha256").update(bytes).digest("hex")}`;
-}
+const OCI_MANIFEST = MEDIA_TYPES.manifest;
+const EMPTY_CONFIG = MEDIA_TYPES.empty;
 
 /** A stream of `bytes` in `size`-byte chunks, one per pull. */
 function chunked(bytes: Uint8Array, size: number): ReadableStream<Uint8Array> {
@@ -163,7 +162,8 @@ function serverSuite(kind: StorageKind, server: ServerKind): void {
     dir = mkdtempSync(join(tmpdir(), "fetch-registry-server-"));
     registry = await startRegistry({
       port: 0,
-      storage: kind === "fs" ? `fs:${dir}` : "memory",
+      storage: kind === "fs" ? fsStorage({ root: dir }) : memoryStorage(),
+      closeStorage: true,
       server,
       onRequest: (entry) => log.push(entry),
     });
@@ -345,15 +345,24 @@ function serverSuite(kind: StorageKind, server: ServerKind): void {
     }
   });
 
-  test("the request log: one entry per request with method, path, status, bytes, ms", () => {
+  test("the request log: one entry per request with method, path, status, bytes in/out, ms", () => {
     const patches = log.filter((e) => e.method === "PATCH" && e.status === 202);
-    assert.ok(patches.some((e) => e.bytes === layer.byteLength), "PATCH counts the bytes received");
+    assert.ok(
+      patches.some((e) => e.bytesIn === layer.byteLength && e.bytesOut === 0),
+      "PATCH counts the bytes received as bytes in",
+    );
     const gets = log.filter((e) =>
       e.method === "GET" && e.path === `/v2/demo/app/blobs/${image.layer}`
     );
-    assert.ok(gets.some((e) => e.status === 200 && e.bytes === layer.byteLength && !e.aborted));
+    assert.ok(
+      gets.some((e) =>
+        e.status === 200 && e.bytesOut === layer.byteLength && e.bytesIn === 0 && !e.aborted
+      ),
+      "GET counts the bytes sent as bytes out",
+    );
     const heads = log.filter((e) => e.method === "HEAD" && e.status === 200);
     assert.ok(heads.length >= 1 && heads.every((e) => e.bytes === 0));
+    for (const e of log) assert.equal(e.bytes, e.bytesIn + e.bytesOut);
     assert.ok(log.some((e) => e.path === "/v2/demo/app/manifests/nope" && e.status === 404));
     for (const e of log) {
       assert.ok(e.ms >= 0 && Number.isFinite(e.ms));
@@ -486,11 +495,8 @@ misc("a taken port is an AddressInUseError", async () => {
 });
 
 misc("unknown storage descriptions are refused with one line", async () => {
-  await assert.rejects(
-    startRegistry({ port: 0, storage: "ftp://x" }),
-    /unknown storage "ftp:\/\/x"/,
-  );
-  await assert.rejects(startRegistry({ port: 0, storage: "fs:" }), /needs a directory/);
+  await assert.rejects(storageFromSpec("ftp://x", {}), /unknown storage "ftp:\/\/x"/);
+  await assert.rejects(storageFromSpec("fs:", {}), /needs a directory/);
 });
 
 misc("the Node bridge leaves the global Request and Response alone", async () => {
@@ -603,18 +609,32 @@ misc("the log line format", () => {
       method: "PATCH",
       path: "/v2/a/blobs/uploads/x?y=1",
       status: 202,
+      bytesIn: 1048576,
+      bytesOut: 0,
       bytes: 1048576,
       ms: 12.34,
       aborted: false,
     },
     new Date(Date.UTC(2026, 0, 2, 3, 4, 5, 6)),
   );
-  assert.equal(line, "2026-01-02T03:04:05.006Z PATCH /v2/a/blobs/uploads/x?y=1 202 1048576 12ms");
+  assert.equal(
+    line,
+    "2026-01-02T03:04:05.006Z PATCH /v2/a/blobs/uploads/x?y=1 202 in=1048576 out=0 12ms",
+  );
   const short = formatRequestLog(
-    { method: "GET", path: "/v2/", status: 200, bytes: 2, ms: 0.42, aborted: true },
+    {
+      method: "GET",
+      path: "/v2/",
+      status: 200,
+      bytesIn: 0,
+      bytesOut: 2,
+      bytes: 2,
+      ms: 0.42,
+      aborted: true,
+    },
     new Date(0),
   );
-  assert.equal(short, "1970-01-01T00:00:00.000Z GET /v2/ 200 2 0.4ms aborted");
+  assert.equal(short, "1970-01-01T00:00:00.000Z GET /v2/ 200 in=0 out=2 0.4ms aborted");
   assert.match(short, REQUEST_LOG_PATTERN);
   assert.doesNotMatch("GET /v2/ 200", REQUEST_LOG_PATTERN);
 });

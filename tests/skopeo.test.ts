@@ -468,7 +468,7 @@ test("copy registry to registry (another repository: blob mounts); exact bytes",
   );
   const uploadedToOther = log.filter((m) =>
     /^\/v2\/other\/app\/blobs\/uploads\//.test(m[3]) && (m[2] === "PATCH" || m[2] === "PUT") &&
-    Number(m[5]) >= big.blob.length
+    Number(m[5]) >= big.blob.length // bytes in
   );
   assert.deepEqual(uploadedToOther.map((m) => m[0]), [], "the 32 MiB layer was not uploaded");
   // skopeo knows where the blob is from its blob-info cache and asks for a mount, which the

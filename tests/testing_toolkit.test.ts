@@ -5,7 +5,6 @@
  */
 import { suite } from "uvu";
 import assert from "node:assert/strict";
-import { createHash } from "node:crypto";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -28,8 +27,6 @@ import { createRegistry } from "../lib/registry.ts";
 
 const ACCEPT = `${MEDIA_TYPES.manifest}, ${MEDIA_TYPES.index}, ${MEDIA_TYPES.dockerManifest}`;
 const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
-const digestOf = (bytes: Uint8Array) =>
-  `sha256:${createHash("sha256").update(bytes).digest("hex")}`;
 
 /** Read a body to the end; answers the error when the stream fails. */
 async function readAll(res: Response): Promise<{ bytes: Uint8Array; error?: unknown }> {
@@ -83,7 +80,7 @@ seeding("an image from strings, bytes and a file pulls back byte for byte", asyn
     assert.equal(manifest.headers.get("Content-Type"), MEDIA_TYPES.manifest);
     const bytes = new Uint8Array(await manifest.arrayBuffer());
     assert.deepEqual(bytes, image.bytes);
-    assert.equal(digestOf(bytes), image.digest);
+    assert.equal(sha256(bytes), image.digest);
     const json = JSON.parse(text(bytes));
     assert.equal(json.annotations["org.example"], "yes");
 
@@ -273,7 +270,7 @@ inspecting(
     const layer = new TextEncoder().encode("pushed by a client");
     const config = new TextEncoder().encode("{}");
     for (const blob of [layer, config]) {
-      const res = await registry.fetch(`/v2/team/tool/blobs/uploads/?digest=${digestOf(blob)}`, {
+      const res = await registry.fetch(`/v2/team/tool/blobs/uploads/?digest=${sha256(blob)}`, {
         method: "POST",
         body: blob,
       });
@@ -282,8 +279,8 @@ inspecting(
     const manifest = JSON.stringify({
       schemaVersion: 2,
       mediaType: MEDIA_TYPES.manifest,
-      config: { mediaType: MEDIA_TYPES.config, digest: digestOf(config), size: config.byteLength },
-      layers: [{ mediaType: MEDIA_TYPES.layer, digest: digestOf(layer), size: layer.byteLength }],
+      config: { mediaType: MEDIA_TYPES.config, digest: sha256(config), size: config.byteLength },
+      layers: [{ mediaType: MEDIA_TYPES.layer, digest: sha256(layer), size: layer.byteLength }],
     });
     const put = await registry.fetch("/v2/team/tool/manifests/v1", {
       method: "PUT",
@@ -296,9 +293,9 @@ inspecting(
     assert.deepEqual(await registry.inspect.tags("team/tool"), ["v1"]);
     const got = await registry.inspect.manifest("team/tool", "v1");
     assert.equal(got?.text, manifest);
-    assert.equal(got?.json.layers[0].digest, digestOf(layer));
+    assert.equal(got?.json.layers[0].digest, sha256(layer));
     assert.equal(
-      await registry.inspect.blobText("team/tool", digestOf(layer)),
+      await registry.inspect.blobText("team/tool", sha256(layer)),
       "pushed by a client",
     );
     const image = await registry.inspect.image("team/tool", "v1");
@@ -361,7 +358,7 @@ recording(
     const missing = await registry.fetch("/v2/app/manifests/nope");
     await missing.body?.cancel();
     const body = new TextEncoder().encode("0123456789");
-    const push = await registry.fetch(`/v2/app/blobs/uploads/?digest=${digestOf(body)}`, {
+    const push = await registry.fetch(`/v2/app/blobs/uploads/?digest=${sha256(body)}`, {
       method: "POST",
       body,
     });
@@ -372,7 +369,7 @@ recording(
       "HEAD /v2/app/manifests/latest 200",
       `GET /v2/app/blobs/${image.layers[0].digest}?ns=example.com 200`,
       "GET /v2/app/manifests/nope 404",
-      `POST /v2/app/blobs/uploads/?digest=${digestOf(body)} 201`,
+      `POST /v2/app/blobs/uploads/?digest=${sha256(body)} 201`,
     ]);
     const [base, headEntry, blob, notFound, post] = registry.requests.all;
     assert.equal(base.responseBytes, 2);
@@ -774,7 +771,7 @@ function retryingClient(
       const bytes = new Uint8Array(await res.arrayBuffer()); // throws on a cut connection
       const length = res.headers.get("Content-Length");
       if (length !== null && Number(length) !== bytes.byteLength) throw new Error("short body");
-      if (digest && digestOf(bytes) !== digest) throw new Error("digest mismatch");
+      if (digest && sha256(bytes) !== digest) throw new Error("digest mismatch");
       return { res, bytes };
     });
   }
@@ -789,7 +786,7 @@ function retryingClient(
       for (const d of [manifest.config, ...manifest.layers]) {
         blobs.push((await get(`/v2/${repository}/blobs/${d.digest}`, {}, d.digest)).bytes);
       }
-      return { manifest, digest: digestOf(bytes), blobs };
+      return { manifest, digest: sha256(bytes), blobs };
     },
     async pushManifest(repository: string, tag: string, body: Uint8Array, mediaType: string) {
       return await attempt(`PUT ${tag}`, async () => {

@@ -19,13 +19,15 @@ export function visibleRepositories(
   storage: Storage,
   visible: (name: string) => boolean | Promise<boolean>,
 ): Storage {
+  const list = storage.repositories?.bind(storage);
+  if (!list) return storage; // no catalog capability: the catalog route answers 405 anyway
   const view: Storage = Object.create(storage);
   view.repositories = async (options: ListOptions): Promise<Page<string>> => {
     const items: string[] = [];
     let after = options.after;
     const batch = Math.min(Math.max(options.limit + 1, 100), 1000);
     for (;;) {
-      const page = await storage.repositories({ after, limit: batch });
+      const page = await list({ after, limit: batch });
       for (const name of page.items) {
         if (!(await visible(name))) continue;
         if (items.length === options.limit) return { items, more: true };

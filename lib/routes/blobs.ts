@@ -61,9 +61,12 @@ export async function getBlob(ctx: RequestContext): Promise<Response> {
   return new Response(body, { status: 200, headers });
 }
 
-/** DELETE `/v2/<name>/blobs/<digest>`: removes the repository's link; content stays stored. */
+/**
+ * DELETE `/v2/<name>/blobs/<digest>`: removes the repository's link; content stays stored.
+ * Dispatched only when the storage provides the delete capability.
+ */
 export async function deleteBlob(ctx: RequestContext): Promise<Response> {
   const { digest } = requireDigest(ctx.params.digest);
-  if (!(await ctx.storage.blobs.unlink(ctx.name, digest))) throw blobUnknown(digest);
+  if (!(await ctx.storage.blobs.unlink!(ctx.name, digest))) throw blobUnknown(digest);
   return empty(202);
 }

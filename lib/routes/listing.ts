@@ -33,10 +33,10 @@ export async function listTags(ctx: RequestContext): Promise<Response> {
   return json(ctx.request, { name, tags: page.items }, linkHeaders(page, paging, link));
 }
 
-/** GET `/v2/_catalog`. */
+/** GET `/v2/_catalog`. Dispatched only when the storage provides the catalog capability. */
 export async function listCatalog(ctx: RequestContext): Promise<Response> {
   const paging = requirePaging(ctx.url);
-  const page = await ctx.storage.repositories({ after: paging.last, limit: paging.n ?? ALL });
+  const page = await ctx.storage.repositories!({ after: paging.last, limit: paging.n ?? ALL });
   const link = (last: string) => ctx.urls.catalog({ n: paging.n, last });
   return json(ctx.request, { repositories: page.items }, linkHeaders(page, paging, link));
 }

@@ -74,7 +74,10 @@ async function requireAll(
   }
 }
 
-/** PUT `/v2/<name>/manifests/<reference>[?tag=...]`. */
+/**
+ * PUT `/v2/<name>/manifests/<reference>[?tag=...]`. Dispatched only when the storage provides the
+ * push capability.
+ */
 export async function putManifest(ctx: RequestContext): Promise<Response> {
   const { request, storage, name, settings, url } = ctx;
   const ref = requireReference(ctx.params.reference);
@@ -106,28 +109,31 @@ export async function putManifest(ctx: RequestContext): Promise<Response> {
     record.subject = parsed.subject;
     record.referrer = referrerDescriptor(parsed, digest, bytes.byteLength);
   }
-  await storage.manifests.put(name, record);
-  for (const tag of tags) await storage.tags.set(name, tag, digest);
+  await storage.manifests.put!(name, record);
+  for (const tag of tags) await storage.tags.set!(name, tag, digest);
   const headers = new Headers({
     ...API_VERSION_HEADERS,
     "Content-Length": "0",
     Location: ctx.urls.manifest(name, digest),
     "Docker-Content-Digest": digest,
   });
-  if (parsed.subject !== undefined && settings.referrers) {
+  if (parsed.subject !== undefined && ctx.capabilities.referrers) {
     headers.set("OCI-Subject", parsed.subject);
   }
   for (const tag of tags) headers.append("OCI-Tag", tag);
   return new Response(null, { status: 201, headers });
 }
 
-/** DELETE `/v2/<name>/manifests/<reference>`. */
+/**
+ * DELETE `/v2/<name>/manifests/<reference>`. Dispatched only when the storage provides the delete
+ * capability.
+ */
 export async function deleteManifest(ctx: RequestContext): Promise<Response> {
   const ref = lookupReference(ctx.params.reference);
   const { storage, name } = ctx;
   const deleted = ref.digest !== undefined
-    ? await storage.manifests.delete(name, ref.digest)
-    : await storage.tags.delete(name, ref.tag);
+    ? await storage.manifests.delete!(name, ref.digest)
+    : await storage.tags.delete!(name, ref.tag);
   if (!deleted) throw manifestUnknown(ctx.params.reference);
   return empty(202);
 }

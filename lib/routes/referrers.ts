@@ -1,6 +1,8 @@
 /**
  * The referrers API: an OCI index of every manifest in the repository whose subject is the given
- * digest, optionally filtered by `artifactType`. Never 404 for an unknown subject.
+ * digest, optionally filtered by `artifactType`. Never 404 for an unknown subject; 404 for every
+ * subject when the registry does not serve the API (the storage lacks the referrers capability,
+ * or the `referrers` option is off).
  *
  * @module
  */
@@ -12,14 +14,14 @@ import { requireDigest } from "./params.ts";
 
 /** GET `/v2/<name>/referrers/<digest>[?artifactType=]`. */
 export async function listReferrers(ctx: RequestContext): Promise<Response> {
-  if (!ctx.settings.referrers) {
+  if (!ctx.capabilities.referrers) {
     throw new RegistryError("UNSUPPORTED", null, {
       status: 404,
       message: "the referrers API is disabled on this registry",
     });
   }
   const { digest } = requireDigest(ctx.params.digest);
-  let manifests = await ctx.storage.manifests.referrers(ctx.name, digest);
+  let manifests = await ctx.storage.manifests.referrers!(ctx.name, digest);
   const artifactType = ctx.url.searchParams.get("artifactType");
   const headers: Record<string, string> = {};
   if (artifactType !== null) {

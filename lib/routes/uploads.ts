@@ -4,6 +4,10 @@
  * and DELETE (cancel). Every byte is hashed as it streams; the digest is verified before
  * `uploads.commit` makes the blob visible.
  *
+ * These routes run only when the storage provides the push capability (the registry answers 405
+ * otherwise). Expiry is the handler's: a session created more than `uploadTtlMs` ago is unknown
+ * here, whatever the storage still holds; the registry purges such sessions now and then.
+ *
  * @module
  */
 import { contentLength, meter } from "../body.ts";
@@ -13,13 +17,23 @@ import { DIGEST_ALGORITHMS, isValidName, parseDigest } from "../grammar.ts";
 import { createHasher, digestStream, type UploadHashState } from "../hashing.ts";
 import { parseContentRange } from "../range.ts";
 import { empty, uploadRange } from "../responses.ts";
-import { type UploadInfo, UploadOffsetError } from "../storage/types.ts";
+import { type UploadInfo, UploadOffsetError, type UploadStore } from "../storage/types.ts";
 import { requireDigest } from "./params.ts";
 
 const UPLOAD_ID = /^[A-Za-z0-9_-]{1,128}$/;
 
 function uploadUnknown(id: string): RegistryError {
   return new RegistryError("BLOB_UPLOAD_UNKNOWN", { id });
+}
+
+/** The upload store: present, since these routes are dispatched only with the push capability. */
+function sessions(ctx: RequestContext): UploadStore {
+  return ctx.storage.uploads!;
+}
+
+/** Whether `upload` was created longer ago than the registry's `uploadTtlMs`. */
+function expired(ctx: RequestContext, upload: UploadInfo): boolean {
+  return upload.createdAt < Date.now() - ctx.settings.uploadTtlMs;
 }
 
 function sessionHeaders(ctx: RequestContext, upload: UploadInfo): Record<string, string> {
@@ -50,8 +64,8 @@ function outOfOrder(
 async function requireUpload(ctx: RequestContext): Promise<UploadInfo> {
   const id = ctx.params.id;
   if (!UPLOAD_ID.test(id)) throw uploadUnknown(id);
-  const upload = await ctx.storage.uploads.get(ctx.name, id);
-  if (!upload) throw uploadUnknown(id);
+  const upload = await sessions(ctx).get(ctx.name, id);
+  if (!upload || expired(ctx, upload)) throw uploadUnknown(id);
   return upload;
 }
 
@@ -83,7 +97,7 @@ async function alone(
  * received: else 416) and Content-Length against the body.
  */
 async function appendBody(ctx: RequestContext, upload: UploadInfo): Promise<UploadInfo> {
-  const { request, storage, hashes, name } = ctx;
+  const { request, hashes, name } = ctx;
   const declared = contentLength(request);
   const rangeHeader = request.headers.get("Content-Range");
   let length = declared;
@@ -113,7 +127,7 @@ async function appendBody(ctx: RequestContext, upload: UploadInfo): Promise<Uplo
   const body = meter(request.body, { hasher: state?.hasher, length });
   let updated: UploadInfo | undefined;
   try {
-    updated = await storage.uploads.append(name, upload.id, upload.size, body);
+    updated = await sessions(ctx).append(name, upload.id, upload.size, body);
   } catch (error) {
     if (error instanceof UploadOffsetError) throw outOfOrder(ctx, upload.id, error.size);
     throw error;
@@ -131,7 +145,7 @@ async function uploadedDigest(ctx: RequestContext, upload: UploadInfo, algorithm
   }
   let stream;
   try {
-    stream = await ctx.storage.uploads.read(ctx.name, upload.id);
+    stream = await sessions(ctx).read(ctx.name, upload.id);
   } catch (error) {
     // Another process holds the session (an append in flight): the client retries later.
     if (error instanceof UploadOffsetError) {
@@ -149,12 +163,12 @@ async function complete(ctx: RequestContext, upload: UploadInfo, digest: string)
   const actual = await uploadedDigest(ctx, upload, algorithm);
   if (actual !== digest) {
     // As distribution does: a failed completion ends the session and stores nothing.
-    await ctx.storage.uploads.cancel(ctx.name, upload.id);
+    await sessions(ctx).cancel(ctx.name, upload.id);
     throw new RegistryError("DIGEST_INVALID", { expected: digest, actual });
   }
   let blob;
   try {
-    blob = await ctx.storage.uploads.commit(ctx.name, upload.id, digest, upload.size);
+    blob = await sessions(ctx).commit(ctx.name, upload.id, digest, upload.size);
   } catch (error) {
     // Another process appended to the session, or holds it: nothing was committed.
     if (error instanceof UploadOffsetError) {
@@ -166,8 +180,8 @@ async function complete(ctx: RequestContext, upload: UploadInfo, digest: string)
   if (blob.size !== upload.size) {
     // The adapter committed other bytes than were verified: one that ignores the contract's
     // `size` (the built-in adapters refuse with UploadOffsetError instead). Hide the blob from
-    // this repository and never say 201.
-    await ctx.storage.blobs.unlink(ctx.name, digest).catch(() => false);
+    // this repository and never say 201 (an adapter without delete cannot unlink: the 500 stays).
+    await ctx.storage.blobs.unlink?.(ctx.name, digest).catch(() => false);
     throw new Error(
       `upload ${upload.id} committed ${blob.size} bytes as ${digest}, verified ${upload.size}`,
     );
@@ -179,7 +193,7 @@ async function complete(ctx: RequestContext, upload: UploadInfo, digest: string)
 }
 
 async function create(ctx: RequestContext, algorithm: string): Promise<UploadInfo> {
-  const upload = await ctx.storage.uploads.create(ctx.name, { algorithm });
+  const upload = await sessions(ctx).create(ctx.name, { algorithm });
   ctx.hashes.put(upload.id, { hasher: createHasher(algorithm), offset: 0, algorithm });
   return upload;
 }
@@ -189,10 +203,11 @@ export async function startUpload(ctx: RequestContext): Promise<Response> {
   const { url, storage, name } = ctx;
   const mount = url.searchParams.get("mount");
   const from = url.searchParams.get("from");
-  if (mount && from && parseDigest(mount) && isValidName(from) && from !== name) {
-    // A failed mount is never an error: the client gets a session instead (spec).
-    if (await storage.blobs.stat(from, mount)) {
-      const info = await storage.blobs.link(name, mount);
+  // A failed mount is never an error: the client gets a session instead (spec), as it does when
+  // the storage cannot link (no mount capability).
+  if (ctx.capabilities.mount && mount && from && parseDigest(mount) && isValidName(from)) {
+    if (from !== name && await storage.blobs.stat(from, mount)) {
+      const info = await storage.blobs.link!(name, mount);
       if (info) {
         return empty(201, {
           Location: ctx.urls.blob(name, mount),
@@ -209,7 +224,7 @@ export async function startUpload(ctx: RequestContext): Promise<Response> {
       const appended = await appendBody(ctx, upload);
       return await complete(ctx, appended, digest);
     } catch (error) {
-      await storage.uploads.cancel(name, upload.id).catch(() => {});
+      await sessions(ctx).cancel(name, upload.id).catch(() => {});
       ctx.hashes.delete(upload.id);
       throw error;
     }
@@ -254,10 +269,17 @@ export async function getUpload(ctx: RequestContext): Promise<Response> {
   return empty(204, sessionHeaders(ctx, upload));
 }
 
-/** DELETE `/v2/<name>/blobs/uploads/<id>`: cancel. */
+/**
+ * DELETE `/v2/<name>/blobs/uploads/<id>`: cancel. An expired session is unknown (404) like any
+ * other, and is dropped on the way.
+ */
 export async function cancelUpload(ctx: RequestContext): Promise<Response> {
   const id = ctx.params.id;
-  if (!UPLOAD_ID.test(id) || !(await ctx.storage.uploads.cancel(ctx.name, id))) {
+  const upload = UPLOAD_ID.test(id) ? await sessions(ctx).get(ctx.name, id) : undefined;
+  if (!upload) throw uploadUnknown(id);
+  const cancelled = await sessions(ctx).cancel(ctx.name, id);
+  if (!cancelled || expired(ctx, upload)) {
+    ctx.hashes.delete(id);
     throw uploadUnknown(id);
   }
   ctx.hashes.delete(id);

@@ -1,15 +1,24 @@
 /**
- * A thin S3 client over aws4fetch: the object, listing (objects.ts) and multipart operations
- * the S3 storage adapter needs, nothing more. Request plumbing (signing, retries, errors) is in
- * transport.ts.
+ * A thin S3 client over aws4fetch for one bucket, built by composition: one transport (signing,
+ * retries, errors: transport.ts) that the object and listing operations (objects.ts) and the
+ * multipart operations (multipart.ts) share. It knows nothing of any storage adapter; its options
+ * are its own ({@link S3ClientOptions}).
  *
  * @module
  */
-import { S3Error } from "./errors.ts";
-import { S3ObjectClient } from "./objects.ts";
-import { discard, errorInBody, type S3Range } from "./transport.ts";
-import { xmlBlocks, xmlEscape, xmlText } from "./xml.ts";
+import { type MultipartUploadRef, type PartInfo, S3Multipart } from "./multipart.ts";
+import {
+  type ListObjectsOptions,
+  type ListObjectsResult,
+  type ObjectBody,
+  type ObjectBytes,
+  type ObjectInfo,
+  type PutObjectOptions,
+  S3Objects,
+} from "./objects.ts";
+import { type S3ClientOptions, type S3Range, S3Transport } from "./transport.ts";
 
+export type { MultipartUploadRef, PartInfo } from "./multipart.ts";
 export type {
   ListedObject,
   ListObjectsOptions,
@@ -21,28 +30,9 @@ export type {
 } from "./objects.ts";
 export type { S3ClientOptions, S3Connection, S3Range } from "./transport.ts";
 
-/** A part of a multipart upload. */
-export interface PartInfo {
-  /** Part number, 1..10000. */
-  partNumber: number;
-  /** The ETag UploadPart answered (quoted). */
-  etag: string;
-  /** Size in bytes (from ListParts). */
-  size?: number;
-}
-
-/** A multipart upload in progress, as ListMultipartUploads names it. */
-export interface MultipartUploadRef {
-  /** The object key it completes into. */
-  key: string;
-  /** Its UploadId. */
-  uploadId: string;
-}
-
-const encoder = new TextEncoder();
-
 /**
- * An S3 client for one bucket.
+ * An S3 client for one bucket: every operation of {@link S3Objects} and {@link S3Multipart}, over
+ * one {@link S3Transport}.
  *
  * @example
  * ```ts
@@ -50,138 +40,134 @@ const encoder = new TextEncoder();
  *   endpoint: "http://127.0.0.1:9000", bucket: "registry", region: "us-east-1",
  *   accessKeyId: "...", secretAccessKey: "...",
  * });
+ * await s3.putObject("hello.txt", "hi");
  * const uploadId = await s3.createMultipartUpload("big");
  * const etag = await s3.uploadPart("big", uploadId, 1, new Uint8Array(5 << 20));
  * await s3.completeMultipartUpload("big", uploadId, [{ partNumber: 1, etag }]);
  * ```
  */
-export class S3Client extends S3ObjectClient {
-  /** CreateMultipartUpload: answers the UploadId. */
-  async createMultipartUpload(key: string): Promise<string> {
-    const response = await this.send("POST", "CreateMultipartUpload", {
-      key,
-      query: { uploads: "" },
-    });
-    const uploadId = xmlText(await response.text(), "UploadId");
-    if (!uploadId) throw new S3Error(response.status, "NoUploadId", `CreateMultipartUpload ${key}`);
-    return uploadId;
+export class S3Client {
+  /** Signed requests to the bucket. */
+  readonly transport: S3Transport;
+  /** Object and listing operations. */
+  readonly objects: S3Objects;
+  /** Multipart operations. */
+  readonly multipart: S3Multipart;
+
+  /** @param options Endpoint, bucket, region, credentials, retries. */
+  constructor(options: S3ClientOptions) {
+    this.transport = new S3Transport(options);
+    this.objects = new S3Objects(this.transport, options.ifMatchStyle);
+    this.multipart = new S3Multipart(this.transport);
   }
 
-  /** UploadPart with buffered bytes: answers the part's ETag. */
-  async uploadPart(
+  /** The bucket's name. */
+  get bucket(): string {
+    return this.transport.bucket;
+  }
+
+  /** {@link S3Transport.presignGet}. */
+  presignGet(key: string, expiresInSeconds?: number): Promise<string> {
+    return this.transport.presignGet(key, expiresInSeconds);
+  }
+
+  /** {@link S3Objects.putObject}. */
+  putObject(
     key: string,
-    uploadId: string,
-    partNumber: number,
-    body: Uint8Array,
-  ): Promise<string> {
-    const response = await this.send("PUT", "UploadPart", {
-      key,
-      query: { partNumber: String(partNumber), uploadId },
-      body,
-    });
-    await discard(response);
-    return response.headers.get("ETag") ?? "";
+    body: Uint8Array | string,
+    options?: PutObjectOptions,
+  ): Promise<string | undefined> {
+    return this.objects.putObject(key, body, options);
   }
 
-  /** UploadPartCopy: a part copied server-side from (a range of) `source`. Answers its ETag. */
-  async uploadPartCopy(
+  /** {@link S3Objects.getObject}. */
+  getObject(key: string, range?: S3Range): Promise<ObjectBody | undefined> {
+    return this.objects.getObject(key, range);
+  }
+
+  /** {@link S3Objects.getBytes}. */
+  getBytes(key: string): Promise<ObjectBytes | undefined> {
+    return this.objects.getBytes(key);
+  }
+
+  /** {@link S3Objects.headObject}. */
+  headObject(key: string): Promise<ObjectInfo | undefined> {
+    return this.objects.headObject(key);
+  }
+
+  /** {@link S3Objects.deleteObject}. */
+  deleteObject(key: string): Promise<void> {
+    return this.objects.deleteObject(key);
+  }
+
+  /** {@link S3Objects.deleteObjects}. */
+  deleteObjects(keys: string[]): Promise<void> {
+    return this.objects.deleteObjects(keys);
+  }
+
+  /** {@link S3Objects.copyObject}. */
+  copyObject(source: string, target: string): Promise<string> {
+    return this.objects.copyObject(source, target);
+  }
+
+  /** {@link S3Objects.listObjects}. */
+  listObjects(options?: ListObjectsOptions): Promise<ListObjectsResult> {
+    return this.objects.listObjects(options);
+  }
+
+  /** {@link S3Objects.listAll}. */
+  listAll(options?: ListObjectsOptions): AsyncGenerator<ListObjectsResult> {
+    return this.objects.listAll(options);
+  }
+
+  /** {@link S3Objects.listKeys}. */
+  listKeys(prefix: string): Promise<string[]> {
+    return this.objects.listKeys(prefix);
+  }
+
+  /** {@link S3Objects.createBucket}. */
+  createBucket(): Promise<void> {
+    return this.objects.createBucket();
+  }
+
+  /** {@link S3Multipart.createMultipartUpload}. */
+  createMultipartUpload(key: string): Promise<string> {
+    return this.multipart.createMultipartUpload(key);
+  }
+
+  /** {@link S3Multipart.uploadPart}. */
+  uploadPart(key: string, uploadId: string, partNumber: number, body: Uint8Array): Promise<string> {
+    return this.multipart.uploadPart(key, uploadId, partNumber, body);
+  }
+
+  /** {@link S3Multipart.uploadPartCopy}. */
+  uploadPartCopy(
     key: string,
     uploadId: string,
     partNumber: number,
     source: string,
     range?: S3Range,
   ): Promise<string> {
-    const headers: Record<string, string> = { "x-amz-copy-source": this.copySource(source) };
-    if (range) headers["x-amz-copy-source-range"] = `bytes=${range.start}-${range.end}`;
-    const response = await this.send("PUT", "UploadPartCopy", {
-      key,
-      query: { partNumber: String(partNumber), uploadId },
-      headers,
-    });
-    const text = await response.text();
-    const etag = xmlText(text, "ETag");
-    if (!etag) throw errorInBody(response.status, `UploadPartCopy ${key}`, text);
-    return etag;
+    return this.multipart.uploadPartCopy(key, uploadId, partNumber, source, range);
   }
 
-  /** CompleteMultipartUpload (parts in ascending order). Answers the object's ETag. */
-  async completeMultipartUpload(key: string, uploadId: string, parts: PartInfo[]): Promise<string> {
-    const xml = `<CompleteMultipartUpload xmlns="http://s3.amazonaws.com/doc/2006-03-01/">${
-      parts.map((p) =>
-        `<Part><PartNumber>${p.partNumber}</PartNumber><ETag>${xmlEscape(p.etag)}</ETag></Part>`
-      ).join("")
-    }</CompleteMultipartUpload>`;
-    const response = await this.send("POST", "CompleteMultipartUpload", {
-      key,
-      query: { uploadId },
-      headers: { "Content-Type": "application/xml" },
-      body: encoder.encode(xml),
-    });
-    // S3 may answer 200 and report the error in the body.
-    const text = await response.text();
-    if (xmlBlocks(text, "Error").length > 0 || !/<CompleteMultipartUploadResult/.test(text)) {
-      throw errorInBody(response.status, `CompleteMultipartUpload ${key}`, text);
-    }
-    return xmlText(text, "ETag") ?? "";
+  /** {@link S3Multipart.completeMultipartUpload}. */
+  completeMultipartUpload(key: string, uploadId: string, parts: PartInfo[]): Promise<string> {
+    return this.multipart.completeMultipartUpload(key, uploadId, parts);
   }
 
-  /** AbortMultipartUpload. False when the upload was unknown (already aborted or completed). */
-  async abortMultipartUpload(key: string, uploadId: string): Promise<boolean> {
-    const response = await this.send("DELETE", "AbortMultipartUpload", {
-      key,
-      query: { uploadId },
-      allow: [404],
-    });
-    await discard(response);
-    return response.status !== 404;
+  /** {@link S3Multipart.abortMultipartUpload}. */
+  abortMultipartUpload(key: string, uploadId: string): Promise<boolean> {
+    return this.multipart.abortMultipartUpload(key, uploadId);
   }
 
-  /** ListParts, every page. `undefined` when the upload is unknown. */
-  async listParts(key: string, uploadId: string): Promise<PartInfo[] | undefined> {
-    const parts: PartInfo[] = [];
-    let marker: string | undefined;
-    for (;;) {
-      const response = await this.send("GET", "ListParts", {
-        key,
-        query: { uploadId, "part-number-marker": marker },
-        allow: [404],
-      });
-      if (response.status === 404) {
-        await discard(response);
-        return undefined;
-      }
-      const text = await response.text();
-      for (const block of xmlBlocks(text, "Part")) {
-        parts.push({
-          partNumber: Number(xmlText(block, "PartNumber")),
-          etag: xmlText(block, "ETag") ?? "",
-          size: Number(xmlText(block, "Size") ?? 0),
-        });
-      }
-      marker = xmlText(text, "IsTruncated") === "true"
-        ? xmlText(text, "NextPartNumberMarker")
-        : undefined;
-      if (!marker) return parts;
-    }
+  /** {@link S3Multipart.listParts}. */
+  listParts(key: string, uploadId: string): Promise<PartInfo[] | undefined> {
+    return this.multipart.listParts(key, uploadId);
   }
 
-  /** ListMultipartUploads under `prefix`, every page: keys and UploadIds of uploads in progress. */
-  async listMultipartUploads(prefix = ""): Promise<MultipartUploadRef[]> {
-    const out: MultipartUploadRef[] = [];
-    let keyMarker: string | undefined;
-    let uploadIdMarker: string | undefined;
-    for (;;) {
-      const response = await this.send("GET", "ListMultipartUploads", {
-        query: { uploads: "", prefix, "key-marker": keyMarker, "upload-id-marker": uploadIdMarker },
-      });
-      const text = await response.text();
-      for (const block of xmlBlocks(text, "Upload")) {
-        out.push({ key: xmlText(block, "Key") ?? "", uploadId: xmlText(block, "UploadId") ?? "" });
-      }
-      if (xmlText(text, "IsTruncated") !== "true") return out;
-      keyMarker = xmlText(text, "NextKeyMarker");
-      uploadIdMarker = xmlText(text, "NextUploadIdMarker");
-      if (!keyMarker) return out;
-    }
+  /** {@link S3Multipart.listMultipartUploads}. */
+  listMultipartUploads(prefix?: string): Promise<MultipartUploadRef[]> {
+    return this.multipart.listMultipartUploads(prefix);
   }
 }

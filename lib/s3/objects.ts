@@ -1,18 +1,13 @@
 /**
  * The object and listing operations of the S3 client: Put (conditional too), Get, Head, Delete,
- * Copy, ListObjectsV2, CreateBucket. The multipart operations are in client.ts.
+ * Copy, ListObjectsV2, CreateBucket, over an {@link S3Transport}. The multipart operations are in
+ * multipart.ts; client.ts puts both together.
  *
  * @module
  */
 import { createHash } from "node:crypto";
 import { S3Error } from "./errors.ts";
-import {
-  discard,
-  errorInBody,
-  type S3ClientOptions,
-  type S3Range,
-  S3Transport,
-} from "./transport.ts";
+import { discard, errorInBody, type S3Range, type S3Transport } from "./transport.ts";
 import { xmlBlocks, xmlEscape, xmlText } from "./xml.ts";
 
 /** What a HEAD (or GET) tells about an object. */
@@ -39,7 +34,7 @@ export interface ObjectBytes extends ObjectInfo {
   bytes: Uint8Array;
 }
 
-/** Options of {@link S3ObjectClient.putObject}. */
+/** Options of {@link S3Objects.putObject}. */
 export interface PutObjectOptions {
   /** Content-Type to store. */
   contentType?: string;
@@ -61,7 +56,7 @@ export interface ListedObject {
   etag: string;
 }
 
-/** Options of {@link S3ObjectClient.listObjects} (ListObjectsV2). */
+/** Options of {@link S3Objects.listObjects} (ListObjectsV2). */
 export interface ListObjectsOptions {
   /** Only keys starting with this. */
   prefix?: string;
@@ -105,25 +100,29 @@ function infoOf(response: Response, size?: number): ObjectInfo {
 }
 
 /**
- * Object and listing operations on one bucket (the S3 client without multipart).
+ * Object and listing operations on one bucket, sent through a transport.
  *
  * @example
  * ```ts
- * const s3 = new S3ObjectClient({
+ * const objects = new S3Objects(new S3Transport({
  *   endpoint: "http://127.0.0.1:9000", bucket: "registry", region: "us-east-1",
  *   accessKeyId: "...", secretAccessKey: "...",
- * });
- * await s3.putObject("hello.txt", "hi");
- * const got = await s3.getBytes("hello.txt"); // { bytes, etag, size, ... }
+ * }));
+ * await objects.putObject("hello.txt", "hi");
+ * const got = await objects.getBytes("hello.txt"); // { bytes, etag, size, ... }
  * ```
  */
-export class S3ObjectClient extends S3Transport {
+export class S3Objects {
+  readonly #transport: S3Transport;
   #ifMatchStyle: "quoted" | "bare" | undefined;
 
-  /** @param options Endpoint, bucket, region and credentials. */
-  constructor(options: S3ClientOptions) {
-    super(options);
-    this.#ifMatchStyle = options.ifMatchStyle;
+  /**
+   * @param transport Signed requests to the bucket.
+   * @param ifMatchStyle How the store wants `If-Match` values; learned on first use when not given.
+   */
+  constructor(transport: S3Transport, ifMatchStyle?: "quoted" | "bare") {
+    this.#transport = transport;
+    this.#ifMatchStyle = ifMatchStyle;
   }
 
   /**
@@ -144,7 +143,7 @@ export class S3ObjectClient extends S3Transport {
     if (options.ifNoneMatch) headers["If-None-Match"] = options.ifNoneMatch;
     const conditional = options.ifMatch !== undefined || options.ifNoneMatch !== undefined;
     const put = async (ifMatch?: string) => {
-      const response = await this.send("PUT", "PutObject", {
+      const response = await this.#transport.send("PUT", "PutObject", {
         key,
         headers: ifMatch === undefined ? headers : { ...headers, "If-Match": ifMatch },
         body: bytes,
@@ -185,7 +184,7 @@ export class S3ObjectClient extends S3Transport {
   async getObject(key: string, range?: S3Range): Promise<ObjectBody | undefined> {
     const headers: Record<string, string> = {};
     if (range) headers.Range = `bytes=${range.start}-${range.end}`;
-    const response = await this.send("GET", "GetObject", { key, headers, allow: [404] });
+    const response = await this.#transport.send("GET", "GetObject", { key, headers, allow: [404] });
     if (response.status === 404) {
       await discard(response);
       return undefined;
@@ -205,7 +204,7 @@ export class S3ObjectClient extends S3Transport {
    * one part). `undefined` when the object does not exist.
    */
   async getBytes(key: string): Promise<ObjectBytes | undefined> {
-    const response = await this.send("GET", "GetObject", { key, allow: [404] });
+    const response = await this.#transport.send("GET", "GetObject", { key, allow: [404] });
     if (response.status === 404) {
       await discard(response);
       return undefined;
@@ -216,14 +215,14 @@ export class S3ObjectClient extends S3Transport {
 
   /** HeadObject. `undefined` when the object does not exist. */
   async headObject(key: string): Promise<ObjectInfo | undefined> {
-    const response = await this.send("HEAD", "HeadObject", { key, allow: [404] });
+    const response = await this.#transport.send("HEAD", "HeadObject", { key, allow: [404] });
     await discard(response);
     return response.status === 404 ? undefined : infoOf(response);
   }
 
   /** DeleteObject (succeeds whether or not the object existed). */
   async deleteObject(key: string): Promise<void> {
-    await discard(await this.send("DELETE", "DeleteObject", { key, allow: [404] }));
+    await discard(await this.#transport.send("DELETE", "DeleteObject", { key, allow: [404] }));
   }
 
   /** DeleteObjects, in batches of 1000. Throws if the store reports a key it failed to delete. */
@@ -238,7 +237,7 @@ export class S3ObjectClient extends S3Transport {
         batch.map((k) => `<Object><Key>${xmlEscape(k)}</Key></Object>`).join("")
       }</Delete>`;
       const body = encoder.encode(xml);
-      const response = await this.send("POST", "DeleteObjects", {
+      const response = await this.#transport.send("POST", "DeleteObjects", {
         query: { delete: "" },
         headers: { "Content-Type": "application/xml", "Content-MD5": md5(body, "base64") },
         body,
@@ -253,9 +252,9 @@ export class S3ObjectClient extends S3Transport {
 
   /** CopyObject within the bucket (up to 5 GiB; UploadPartCopy beyond). Answers the ETag. */
   async copyObject(source: string, target: string): Promise<string> {
-    const response = await this.send("PUT", "CopyObject", {
+    const response = await this.#transport.send("PUT", "CopyObject", {
       key: target,
-      headers: { "x-amz-copy-source": this.copySource(source) },
+      headers: { "x-amz-copy-source": this.#transport.copySource(source) },
     });
     const text = await response.text();
     const error = errorInBody(response.status, `CopyObject ${target}`, text, false);
@@ -265,7 +264,7 @@ export class S3ObjectClient extends S3Transport {
 
   /** ListObjectsV2: one page. */
   async listObjects(options: ListObjectsOptions = {}): Promise<ListObjectsResult> {
-    const response = await this.send("GET", "ListObjectsV2", {
+    const response = await this.#transport.send("GET", "ListObjectsV2", {
       query: {
         "list-type": "2",
         prefix: options.prefix,
@@ -320,10 +319,10 @@ export class S3ObjectClient extends S3Transport {
 
   /** CreateBucket; a bucket that already exists and is ours is fine. */
   async createBucket(): Promise<void> {
-    const response = await this.send("PUT", "CreateBucket", { allow: [409] });
+    const response = await this.#transport.send("PUT", "CreateBucket", { allow: [409] });
     const text = await response.text();
     if (response.status === 409 && xmlText(text, "Code") !== "BucketAlreadyOwnedByYou") {
-      throw new S3Error(409, xmlText(text, "Code") ?? "", `CreateBucket ${this.bucket}`);
+      throw new S3Error(409, xmlText(text, "Code") ?? "", `CreateBucket ${this.#transport.bucket}`);
     }
   }
 }

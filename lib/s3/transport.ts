@@ -1,7 +1,8 @@
 /**
  * The request plumbing of the S3 client: SigV4 signing over `fetch` (aws4fetch, which runs on
  * Node, Deno, Bun and Workers), path-style URLs, retries of idempotent requests, and turning an
- * error answer into an {@link S3Error}. The operations live in objects.ts and client.ts.
+ * error answer into an {@link S3Error}. The operations (objects.ts, multipart.ts) take a transport;
+ * client.ts puts them together.
  *
  * Bodies are sent as buffered bytes with their SHA-256 in `x-amz-content-sha256` (signed
  * payloads): S3 needs a known length per request, Node's fetch buffers a whole streamed request
@@ -13,15 +14,24 @@
  */
 import { AwsClient } from "aws4fetch";
 import { createHash } from "node:crypto";
-import type { S3StorageOptions } from "../storage/s3.ts";
 import { S3Error } from "./errors.ts";
 import { xmlBlocks, xmlText } from "./xml.ts";
 
-/** Where a bucket is and the credentials to use it: those fields of the adapter's options. */
-export type S3Connection = Pick<
-  S3StorageOptions,
-  "endpoint" | "bucket" | "region" | "accessKeyId" | "secretAccessKey" | "sessionToken"
->;
+/** Where a bucket is and the credentials to use it. */
+export interface S3Connection {
+  /** Service URL, e.g. `https://s3.us-east-1.amazonaws.com`, `http://127.0.0.1:9000`. */
+  endpoint: string;
+  /** The bucket (must exist). */
+  bucket: string;
+  /** Region for signing (`us-east-1`; `auto` for R2). */
+  region: string;
+  /** Access key id. */
+  accessKeyId: string;
+  /** Secret access key. */
+  secretAccessKey: string;
+  /** Session token, for temporary credentials. */
+  sessionToken?: string;
+}
 
 /** Options of the S3 client (lib/s3/client.ts). */
 export interface S3ClientOptions extends S3Connection {
@@ -127,15 +137,12 @@ export function errorInBody(
 const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
 
 /**
- * Signed requests to one bucket: the base of the S3 client. Subclasses add the operations.
+ * Signed requests to one bucket: what every S3 operation goes through.
  *
  * @example
  * ```ts
- * class Lister extends S3Transport {
- *   async first(): Promise<string> {
- *     return await (await this.send("GET", "ListObjectsV2", { query: { "list-type": "2" } })).text();
- *   }
- * }
+ * const transport = new S3Transport({ endpoint, bucket, region, accessKeyId, secretAccessKey });
+ * const response = await transport.send("GET", "ListObjectsV2", { query: { "list-type": "2" } });
  * ```
  */
 export class S3Transport {
@@ -169,7 +176,7 @@ export class S3Transport {
   }
 
   /** The `x-amz-copy-source` value naming `key` in this bucket. */
-  protected copySource(key: string): string {
+  copySource(key: string): string {
     return `/${encodeURIComponent(this.bucket)}/${encodeKey(key)}`;
   }
 
@@ -177,7 +184,7 @@ export class S3Transport {
    * Sign and send one request; answers the response when it is 2xx or an `allow`ed status, throws
    * {@link S3Error} otherwise (after retries, for idempotent requests).
    */
-  protected async send(method: string, operation: string, options: SendOptions): Promise<Response> {
+  async send(method: string, operation: string, options: SendOptions): Promise<Response> {
     const url = this.#url(options.key, options.query).toString();
     const body = options.body && options.body.byteLength > 0 ? options.body : undefined;
     const headers: Record<string, string> = {

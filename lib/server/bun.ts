@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { bunGlobal as bunGlobalOf } from "../runtime.ts";
 import { createGcNudge, defaultGcNudgeBytes } from "./gc_nudge.ts";
 import { instrumentHandler } from "./metering.ts";
 import {
@@ -49,7 +50,7 @@ const BUFFER_STREAM_BODY_BYTES = 1024 * 1024;
 const BUN_MAX_IDLE_TIMEOUT_S = 255;
 
 function bunGlobal(): BunGlobal {
-  const bun = (globalThis as unknown as { Bun?: BunGlobal }).Bun;
+  const bun = bunGlobalOf<BunGlobal>();
   if (!bun || typeof bun.serve !== "function") throw new Error("serveBun needs the Bun runtime");
   return bun;
 }
@@ -62,7 +63,8 @@ function bunGlobal(): BunGlobal {
  *
  * @example
  * ```ts
- * import { createRegistry, serveBun } from "fetch-registry";
+ * import { createRegistry } from "fetch-registry";
+ * import { serveBun } from "fetch-registry/server";
  * const server = await serveBun(createRegistry().fetch, { port: 0 });
  * console.log(server.url);
  * await server.close();

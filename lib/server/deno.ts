@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { denoGlobal as denoGlobalOf } from "../runtime.ts";
 import { createGcNudge, defaultGcNudgeBytes } from "./gc_nudge.ts";
 import { instrumentHandler } from "./metering.ts";
 import {
@@ -34,7 +35,7 @@ interface DenoGlobal {
 }
 
 function denoGlobal(): DenoGlobal {
-  const deno = (globalThis as unknown as { Deno?: DenoGlobal }).Deno;
+  const deno = denoGlobalOf<DenoGlobal>();
   if (!deno || typeof deno.serve !== "function") {
     throw new Error("serveDeno needs the Deno runtime");
   }
@@ -52,7 +53,8 @@ function denoGlobal(): DenoGlobal {
  *
  * @example
  * ```ts
- * import { createRegistry, serveDeno } from "fetch-registry";
+ * import { createRegistry } from "fetch-registry";
+ * import { serveDeno } from "fetch-registry/server";
  * const server = await serveDeno(createRegistry().fetch, { port: 0 });
  * console.log(server.url);
  * await server.close();

@@ -8,18 +8,8 @@
  * `everyBytes` bytes of body traffic ({@link defaultGcNudgeBytes}). Downloads that the node:http
  * bridge reads into reused buffers (fsStorage's, node.ts `writePooled`) count a quarter.
  *
- * Measured (bench/memory.ts and bench/run.ts, 1 GiB push / pull through the CLI with fs storage,
- * server peak RSS, on a shared 2-core machine; bench/results/ab_pull_deno.md):
- * - Node (bundled CLI): 95-102 MiB without the nudge, 80-85 every 16 MiB, 74-76 every 8 MiB,
- *   68-72 every 4 MiB; throughput unchanged within the noise (a minor GC is ~0.1-0.4 ms).
- * - Deno: the `gc` a new node:vm context offers is not V8's but a low-memory notification
- *   (several full compacting collections, 25-250 ms each, whatever the options): every 16 MiB it
- *   cost 3-5× the transfer throughput and still left 88 MiB, so it is not used. Only V8's own
- *   (`deno run --v8-flags=--expose-gc`) runs young-generation collections (0.1 ms); with it, a
- *   nudge every 2 MiB holds a 1 GiB push at 76-84 MiB instead of 130-170, every 8 MiB at 88-105.
- *   Without the flag there is no nudge on Deno. A 1 MiB semi-space as well
- *   (`--max-semi-space-size=1`) takes another 3-5 MiB off (bench/results/ab_deno_semi_space.md).
- * - Bun: 86 MiB without, 81 with: not worth the extra stream wrapping, so off.
+ * The defaults per runtime (8 MiB on Node, 2 MiB on Deno with V8's own `gc`, none on Bun) and
+ * why Deno's node:vm `gc` is never used come from measurements in bench/results/design_notes.md.
  *
  * The collector is reached without touching the caller's globals: `Bun.gc` on Bun; a global
  * `gc` if the runtime was started with one; on Node a `gc` exposed in a separate `node:vm`
@@ -29,6 +19,7 @@
  * @module
  */
 import { setFlagsFromString } from "node:v8";
+import { bunGlobal, detectRuntime } from "../runtime.ts";
 import { runInNewContext } from "node:vm";
 
 /**
@@ -38,9 +29,9 @@ import { runInNewContext } from "node:vm";
  * its own).
  */
 export function defaultGcNudgeBytes(): number {
-  const g = globalThis as { Deno?: unknown; Bun?: unknown };
-  if (g.Bun !== undefined) return 0;
-  if (g.Deno !== undefined) return 2 * 1024 * 1024;
+  const runtime = detectRuntime();
+  if (runtime === "bun") return 0;
+  if (runtime === "deno") return 2 * 1024 * 1024;
   return 8 * 1024 * 1024;
 }
 
@@ -49,19 +40,17 @@ type Collect = () => void;
 let cached: Collect | null | undefined;
 
 function findCollector(): Collect | null {
-  const g = globalThis as {
-    Bun?: { gc?: (force: boolean) => void };
-    gc?: (options?: { type?: string }) => void;
-  };
-  if (g.Bun) {
-    const bunGc = g.Bun.gc;
+  const g = globalThis as { gc?: (options?: { type?: string }) => void };
+  const bun = bunGlobal<{ gc?: (force: boolean) => void }>();
+  if (bun) {
+    const bunGc = bun.gc;
     return typeof bunGc === "function" ? () => bunGc(false) : null;
   }
   let gc = g.gc;
   // Deno's `gc` from a new node:vm context is not V8's: it asks for a low-memory collection
   // (several full, compacting collections, 25-250 ms each) whatever the options. Only V8's own
   // (`deno run --v8-flags=--expose-gc`) runs a young-generation collection.
-  if (typeof gc !== "function" && "Deno" in globalThis) return null;
+  if (typeof gc !== "function" && detectRuntime() === "deno") return null;
   if (typeof gc !== "function") {
     try {
       setFlagsFromString("--expose-gc");

@@ -1,5 +1,5 @@
 /**
- * The access-log line: one per request, `time method path status bytes ms`.
+ * The access-log line: one per request, `time method path status in=BYTES out=BYTES ms`.
  *
  * @module
  */
@@ -7,15 +7,17 @@ import type { RequestLogEntry } from "./types.ts";
 
 /**
  * Format one request as a log line:
- * `<ISO time> <method> <path> <status> <bytes> <ms>ms`, with ` aborted` appended when the client
- * went away first. `bytes` counts body bytes transferred (request body received plus response
- * body sent).
+ * `<ISO time> <method> <path> <status> in=<bytes> out=<bytes> <ms>ms`, with ` aborted` appended
+ * when the client went away first. `in` counts the request body bytes received, `out` the response
+ * body bytes sent.
  *
  * @example
  * ```ts
- * formatRequestLog({ method: "GET", path: "/v2/", status: 200, bytes: 2, ms: 0.42, aborted: false },
- *   new Date(0));
- * // "1970-01-01T00:00:00.000Z GET /v2/ 200 2 0.4ms"
+ * formatRequestLog(
+ *   { method: "GET", path: "/v2/", status: 200, bytesIn: 0, bytesOut: 2, bytes: 2, ms: 0.42, aborted: false },
+ *   new Date(0),
+ * );
+ * // "1970-01-01T00:00:00.000Z GET /v2/ 200 in=0 out=2 0.4ms"
  * ```
  */
 export function formatRequestLog(entry: RequestLogEntry, now: Date = new Date()): string {
@@ -24,11 +26,11 @@ export function formatRequestLog(entry: RequestLogEntry, now: Date = new Date())
   // even for a hostile one.
   // deno-lint-ignore no-control-regex
   const path = entry.path.replace(/[\s\x00-\x1f\x7f]/g, (c) => encodeURIComponent(c));
-  const line =
-    `${now.toISOString()} ${entry.method} ${path} ${entry.status} ${entry.bytes} ${ms}ms`;
+  const line = `${now.toISOString()} ${entry.method} ${path} ${entry.status} in=${entry.bytesIn} ` +
+    `out=${entry.bytesOut} ${ms}ms`;
   return entry.aborted ? `${line} aborted` : line;
 }
 
 /** A pattern matching one {@link formatRequestLog} line, with groups for each field. */
 export const REQUEST_LOG_PATTERN: RegExp =
-  /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z) ([A-Z]+) (\S+) (\d{1,3}) (\d+) (\d+(?:\.\d)?)ms( aborted)?$/;
+  /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z) ([A-Z]+) (\S+) (\d{1,3}) in=(\d+) out=(\d+) (\d+(?:\.\d)?)ms( aborted)?$/;

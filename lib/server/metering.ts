@@ -92,10 +92,15 @@ export function instrumentHandler(
       const url = new URL(request.url);
       path = url.pathname + url.search;
     }
-    let bytes = 0;
+    let bytesIn = 0;
+    let bytesOut = 0;
     let requestAborted = false;
-    const count = (n: number) => {
-      bytes += n;
+    const countIn = (n: number) => {
+      bytesIn += n;
+      onBytes?.(n);
+    };
+    const countOut = (n: number) => {
+      bytesOut += n;
       onBytes?.(n);
     };
     if (request.body) {
@@ -104,7 +109,7 @@ export function instrumentHandler(
       request = new Request(request.url, {
         method: request.method,
         headers: request.headers,
-        body: meterStream(request.body, count, (how) => {
+        body: meterStream(request.body, countIn, (how) => {
           if (how === "errored") requestAborted = true;
         }),
         duplex: "half",
@@ -115,7 +120,9 @@ export function instrumentHandler(
         method: request.method,
         path,
         status,
-        bytes,
+        bytesIn,
+        bytesOut,
+        bytes: bytesIn + bytesOut,
         ms: performance.now() - started,
         aborted,
       });
@@ -127,13 +134,13 @@ export function instrumentHandler(
       return response;
     }
     if (trustResponseLength && length !== null && /^\d+$/.test(length)) {
-      bytes += Number(length);
+      bytesOut += Number(length);
       const done = () => report(response.status, requestAborted);
       if (typeof sent?.then === "function") sent.then(done, done);
       else done();
       return response;
     }
-    const body = meterStream(response.body, count, (how: MeterEnd) => {
+    const body = meterStream(response.body, countOut, (how: MeterEnd) => {
       report(response.status, how !== "done");
     });
     return new Response(body, {

@@ -2,39 +2,16 @@
  * Serve a fetch handler with node:http: a hand-written bridge from IncomingMessage/ServerResponse
  * to the global Request/Response, which it never replaces.
  *
- * Measured on Node 20.20 (2 cores shared with other work, so absolute numbers swing by 2-3×;
- * the comparisons were run interleaved). bench/server_bridge.sh, trivial handler, server pinned
- * to one core, wrk -c32 for small requests, curl for a chunked 1 GiB upload (sha256 of every
- * byte) and 1 GiB downloads; rates also given per server CPU-second, which survive contention:
- *
- * | variant                              | small req/s (per CPU-s) | upload MB/s (per CPU-s) | download 256 KiB chunks |
- * |--------------------------------------|-------------------------|-------------------------|-------------------------|
- * | this bridge                          | 8-11k (12-15k)          | 640-730 (680-745)       | 2.0-2.2 GB/s (3.0-3.4)  |
- * | + `signal` in `new Request`          | 2.8-6.4k (4-9.5k)       | 410-580 (450-720)       | 1.2-1.3 GB/s            |
- * | `Readable.toWeb(req)` as the body    | 2.3-3.9k (3-9k)         | 250-350 (390-510)       | 1.1 GB/s                |
- * | plain node:http, no Request/Response | 14-46k                  |                         |                         |
- *
- * In-process, per request (no sockets): `new Request` with 5 headers 10.5 µs (a header record,
- * as used here) vs 11.4 µs (pairs) vs 11.8 µs (a `Headers`), 39.6 µs with an AbortSignal, 28 µs
- * with a stream body; reading a small `Response` body ~8 µs whether by reader or `arrayBuffer()`.
- * undici's Request/Response construction, not the bridge, bounds small requests on Node 20.
- * 64 KiB response chunks go out at 1.3-1.5 GB/s, 256 KiB at 2.0-2.2 GB/s (chunk size is the
- * storage's choice; fsStorage reads 512 KiB).
- *
- * Choices that follow: no `signal` on the Request (a client abort reaches the handler as a
- * failing request body, {@link ClientAbortError}, and as a cancelled response body); a
- * hand-written request body stream that pauses the socket above 1 MiB queued; responses written
- * chunk by chunk, waiting for `drain`; `requestTimeout` 0 (Node's 300 s default kills large
- * uploads) with a 120 s idle timeout per connection.
+ * Rules (the measurements behind them: bench/results/design_notes.md): no `signal` on the
+ * Request (a client abort reaches the handler as a failing request body, {@link ClientAbortError},
+ * and as a cancelled response body); a hand-written request body stream that pauses the socket
+ * above 1 MiB queued; responses written chunk by chunk, waiting for `drain`; `requestTimeout` 0
+ * (Node's 300 s default kills large uploads) with a 120 s idle timeout per connection.
  *
  * Large byte-stream bodies (fsStorage's blobs) are read with a BYOB reader into 1 MiB buffers
  * from a small pool, each handed back once the socket has taken it, the next chunk read while the
  * socket drains the current one (`writePooled`, lib/server/node_response.ts): a download
  * allocates nothing per chunk.
- * Before/after in one run each (bench/results/ab_pull_deno.md): Deno's CPU per GiB pulled 3.4-5.1
- * → 0.4-0.7 s (it had been fresh zero-filled 512 KiB chunks plus a full GC every 16 MiB); Node
- * 0.68-0.83 → 0.59-0.67 s, 256 MiB pulls 0.76× → 1.10× distribution's (which uses sendfile:
- * ~0.5 s); 512 KiB buffers gave 0.78-0.86×.
  *
  * @module
  */
@@ -144,7 +121,8 @@ function discardUnreadBody(req: IncomingMessage): void {
  *
  * @example
  * ```ts
- * import { createRegistry, serveNode } from "fetch-registry";
+ * import { createRegistry } from "fetch-registry";
+ * import { serveNode } from "fetch-registry/server";
  * const server = await serveNode(createRegistry().fetch, { port: 0 });
  * console.log(server.url); // http://127.0.0.1:PORT
  * await server.close();
@@ -178,6 +156,8 @@ export function serveNode(
           method: req.method ?? "",
           path: req.url ?? "",
           status: exchange.status,
+          bytesIn: exchange.bytesIn,
+          bytesOut: exchange.bytesOut,
           bytes: exchange.bytesIn + exchange.bytesOut,
           ms: performance.now() - started,
           aborted,

@@ -53,7 +53,7 @@ const POOL_MAX_IDLE = 4;
  * the socket has taken its bytes (the write callback), so a large download allocates nothing per
  * chunk: no garbage piles up between collections, and nothing is zero-filled. The next chunk is
  * read while the socket drains the current one. fsStorage's bodies
- * are byte streams (lib/storage/fs_read.ts).
+ * are byte streams (lib/storage/fs/read.ts).
  */
 async function writePooled(
   res: ServerResponse,

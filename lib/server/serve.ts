@@ -6,18 +6,10 @@
 import { serveBun } from "./bun.ts";
 import { serveDeno } from "./deno.ts";
 import { serveNode } from "./node.ts";
+import { detectRuntime } from "../runtime.ts";
 import type { FetchHandler, RunningServer, ServeOptions } from "./types.ts";
 
-/** The JavaScript runtime running this code. */
-export type Runtime = "node" | "deno" | "bun";
-
-/** Which runtime this is: Deno, Bun, or else Node. */
-export function detectRuntime(): Runtime {
-  const g = globalThis as { Deno?: unknown; Bun?: unknown };
-  if (g.Deno !== undefined) return "deno";
-  if (g.Bun !== undefined) return "bun";
-  return "node";
-}
+export { detectRuntime, type Runtime } from "../runtime.ts";
 
 /**
  * Which server to use: `auto` (the measured best: Bun.serve on Bun, the node:http bridge on Node
@@ -28,14 +20,9 @@ export type ServerKind = "auto" | "native" | "node";
 /** Options of {@link serve}. */
 export interface AnyServeOptions extends ServeOptions {
   /**
-   * Default `auto`. On Deno 2.9, `auto` picks the node:http bridge over `Deno.serve`, measured with
-   * the registry and fs storage (bench/run.ts, one run, both with fsStorage's file-backed
-   * downloads; bench/results/ab_pull_deno.md): Deno.serve reads a chunked (streamed, no
-   * Content-Length) request body at 7-31 MiB/s as soon as the handler does async I/O per chunk,
-   * against 200-250 MiB/s for Deno's node:http (what docker and skopeo send); monolithic pushes
-   * and 1 GiB pulls are even (push ~2.5 CPU s/GiB, pull 0.4-0.5 CPU s/GiB and 0.9-1.9 GB/s, both);
-   * peak RSS alike. Deno.serve answers ~1.5× the small requests per second (~18k vs ~12k, trivial
-   * handler), which matters less to a registry than pushes.
+   * Default `auto`. On Deno 2.9, `auto` picks the node:http bridge over `Deno.serve`: Deno.serve
+   * reads chunked (streamed) request bodies, which docker and skopeo send, many times slower
+   * (bench/results/design_notes.md).
    */
   server?: ServerKind;
 }

@@ -5,7 +5,7 @@
  * @module
  */
 import { createRegistry, type RegistryOptions } from "../registry.ts";
-import { storageFromSpec } from "../storage/from_spec.ts";
+import { memoryStorage } from "../storage/memory.ts";
 import type { Storage } from "../storage/types.ts";
 import { serve, type ServerKind } from "./serve.ts";
 import { ClientAbortError, type RunningServer, type ServeOptions } from "./types.ts";
@@ -15,11 +15,13 @@ export interface StartRegistryOptions
   extends Omit<RegistryOptions, "storage">, Omit<ServeOptions, "hostname"> {
   /** Address to listen on. Default `127.0.0.1`. */
   host?: string;
+  /** The storage adapter. Default: a fresh {@link memoryStorage}. */
+  storage?: Storage;
   /**
-   * A storage adapter, or its description (`memory`, `fs:DIR`, `s3://...`). Default: memory. A
-   * storage created from a description is closed by `close()`; an adapter passed in is not.
+   * Whether `close()` (and a failure to start) also closes the storage (its `close`). Default:
+   * true for the default memory storage, false for an adapter passed in.
    */
-  storage?: Storage | string;
+  closeStorage?: boolean;
   /** Which server: `auto` (default), `native` or `node`; see `serve` in serve.ts. */
   server?: ServerKind;
 }
@@ -35,7 +37,7 @@ export interface StartedRegistry extends RunningServer {
  *
  * @example
  * ```ts
- * import { startRegistry } from "fetch-registry";
+ * import { startRegistry } from "fetch-registry/server";
  * const registry = await startRegistry({ port: 0 });
  * const res = await fetch(`${registry.url}/v2/`); // 200
  * // skopeo copy ... docker://${registry.host}/demo:latest
@@ -52,10 +54,11 @@ export async function startRegistry(options: StartRegistryOptions = {}): Promise
     onError,
     gcNudgeBytes,
     server: serverKind,
+    closeStorage,
     ...rest
   } = options;
-  const owned = typeof storageOption === "string";
-  const storage = owned ? await storageFromSpec(storageOption) : storageOption;
+  const storage = storageOption ?? memoryStorage();
+  const owned = closeStorage ?? storageOption === undefined;
   const userLogger = rest.logger;
   const registry = createRegistry({
     ...rest,

@@ -15,7 +15,11 @@ export interface RequestLogEntry {
   path: string;
   /** Response status (0 if no response could be produced). */
   status: number;
-  /** Body bytes transferred: request body received plus response body sent. */
+  /** Request body bytes received. */
+  bytesIn: number;
+  /** Response body bytes sent. */
+  bytesOut: number;
+  /** Body bytes transferred both ways: `bytesIn + bytesOut`. */
   bytes: number;
   /** Milliseconds from the request's arrival to the end of the response. */
   ms: number;

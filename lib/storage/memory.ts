@@ -10,6 +10,7 @@
  *
  * @module
  */
+import { detectRuntime } from "../runtime.ts";
 import { pageOf } from "./paging.ts";
 import {
   type BlobBody,
@@ -18,10 +19,10 @@ import {
   type CreateUploadOptions,
   type Descriptor,
   type Digest,
+  type FullStorage,
   type ListOptions,
   type ManifestRecord,
   type Page,
-  type Storage,
   type UploadInfo,
   UploadOffsetError,
 } from "./types.ts";
@@ -112,10 +113,9 @@ interface Session {
  * than as its chunks (read as a stream). True on Bun only: Bun drops the Content-Length of a stream
  * body and sends it chunked (oven-sh/bun#10507; serveBun re-buffers only bodies up to 1 MiB), but
  * keeps it for a Blob. Node and Deno send a Blob body through `Blob.stream()`, measured slower than
- * the chunk stream (a 256 MiB GET with curl over node:http: Node ~0.5 GB/s against ~1.4, Deno ~0.5
- * against ~1.2; Bun ~2.7 GB/s as a Blob against ~0.5 as a stream).
+ * the chunk stream (bench/results/design_notes.md).
  */
-const BLOB_BODIES = typeof (globalThis as { Bun?: unknown }).Bun === "object";
+const BLOB_BODIES = detectRuntime() === "bun";
 
 interface Content {
   /** The committed bytes: their chunks, or (with {@link BLOB_BODIES}) one Blob. */
@@ -161,12 +161,11 @@ function copyRecord(record: ManifestRecord): ManifestRecord {
  *
  * @example
  * ```ts
- * import { createRegistry } from "fetch-registry";
- * import { memoryStorage } from "fetch-registry/lib/storage/memory.ts";
+ * import { createRegistry, memoryStorage } from "fetch-registry";
  * const registry = createRegistry({ storage: memoryStorage() });
  * ```
  */
-export function memoryStorage(): Storage {
+export function memoryStorage(): FullStorage {
   const contents = new Map<Digest, Content>();
   const links = new Map<string, Set<Digest>>();
   const sessions = new Map<string, Session>();

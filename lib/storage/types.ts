@@ -6,8 +6,20 @@
  * not an exception. The few conflicts an adapter must detect atomically are thrown as
  * {@link UploadOffsetError}; anything else thrown is an internal failure (a 500).
  *
- * Every adapter runs the same contract suite (tests/storage_contract.ts) and the same HTTP
- * protocol suite (tests/protocol_suite.ts).
+ * Every adapter runs the same contract suite (lib/testing/storage_contract.ts) and the same HTTP
+ * protocol suite (tests/protocol/mod.ts).
+ *
+ * Required of every adapter: `blobs.stat`, `blobs.read`, `manifests.get`, `tags.get` and
+ * `tags.list`. The other members belong to optional capabilities, each present whole or not at all
+ * (lib/storage/capabilities.ts finds them once, at `createRegistry`):
+ * - push: `uploads` (the whole {@link UploadStore}), `manifests.put`, `tags.set`;
+ * - mount: `blobs.link`;
+ * - delete: `manifests.delete`, `tags.delete`, `blobs.unlink`;
+ * - referrers: `manifests.referrers`;
+ * - catalog: `repositories`;
+ * - purge: `uploads.purge`.
+ * The registry answers what the spec gives for an absent capability (405 with `Allow`, a plain
+ * upload session instead of a mount, 404 for referrers), as it does when an option turns it off.
  *
  * @module
  */
@@ -128,18 +140,20 @@ export interface BlobStore {
    */
   read(repository: string, digest: Digest, range?: ByteRange): Promise<BlobBody | undefined>;
   /**
-   * Link existing content into `repository` (cross-repository mount). Answers the blob's info,
-   * or `undefined` when no content with that digest is stored.
+   * Capability mount: link existing content into `repository` (cross-repository mount). Answers
+   * the blob's info, or `undefined` when no content with that digest is stored.
    */
-  link(repository: string, digest: Digest): Promise<BlobInfo | undefined>;
-  /** Remove `repository`'s link. True if there was one. Content stays stored. */
-  unlink(repository: string, digest: Digest): Promise<boolean>;
+  link?(repository: string, digest: Digest): Promise<BlobInfo | undefined>;
+  /**
+   * Capability delete: remove `repository`'s link. True if there was one. Content stays stored.
+   */
+  unlink?(repository: string, digest: Digest): Promise<boolean>;
   /** Optional: a URL the client may be redirected to for a whole-blob GET (S3 presigned). */
   redirectUrl?(repository: string, digest: Digest): Promise<string | undefined>;
 }
 
 /**
- * Upload sessions. State lives in storage, so a restarted process or another replica can
+ * Upload sessions (capability push, with `manifests.put` and `tags.set`). State lives in storage, so a restarted process or another replica can
  * continue a session. Appends are all-or-nothing: `size` moves only when a whole append
  * succeeded.
  */
@@ -179,23 +193,33 @@ export interface UploadStore {
   ): Promise<BlobInfo | undefined>;
   /** End the session and drop its bytes. Idempotent; true if it existed. */
   cancel(repository: string, id: string): Promise<boolean>;
-  /** Optional: purge sessions created before `before` (ms since epoch). Answers how many. */
+  /**
+   * Capability purge: end every session created before `before` (ms since epoch) and drop its
+   * bytes; answers how many. The registry handler owns expiry (its `uploadTtlMs`): it refuses
+   * expired sessions itself and calls this now and then. Adapters keep no TTL or timer of their own.
+   */
   purge?(before: number): Promise<number>;
 }
 
 /** Manifests by digest, per repository, with the referrers index. */
 export interface ManifestStore {
-  /** Store (or overwrite with identical bytes) and index the referrer under its subject. */
-  put(repository: string, manifest: ManifestRecord): Promise<void>;
+  /**
+   * Capability push: store (or overwrite with identical bytes) and index the referrer under its
+   * subject.
+   */
+  put?(repository: string, manifest: ManifestRecord): Promise<void>;
   /** The stored manifest, if `repository` has it. */
   get(repository: string, digest: Digest): Promise<ManifestRecord | undefined>;
   /**
-   * Remove the manifest, every tag pointing to it, and its referrers-index entry.
-   * True if it existed.
+   * Capability delete: remove the manifest, every tag pointing to it, and its referrers-index
+   * entry. True if it existed.
    */
-  delete(repository: string, digest: Digest): Promise<boolean>;
-  /** Descriptors of every manifest in `repository` whose subject is `subject`. */
-  referrers(repository: string, subject: Digest): Promise<Descriptor[]>;
+  delete?(repository: string, digest: Digest): Promise<boolean>;
+  /**
+   * Capability referrers: descriptors of every manifest in `repository` whose subject is
+   * `subject`.
+   */
+  referrers?(repository: string, subject: Digest): Promise<Descriptor[]>;
 }
 
 /** Tags: names pointing to manifest digests. */
@@ -203,30 +227,49 @@ export interface TagStore {
   /** The digest `tag` points to. */
   get(repository: string, tag: string): Promise<Digest | undefined>;
   /**
-   * Point `tag` at `digest`. With `expected` (a digest, or `null` for "tag must not exist"),
-   * only if the tag currently has that value (compare-and-swap); answers whether it was set.
+   * Capability push: point `tag` at `digest`. With `expected` (a digest, or `null` for "tag must
+   * not exist"), only if the tag currently has that value (compare-and-swap); answers whether it
+   * was set.
    */
-  set(repository: string, tag: string, digest: Digest, expected?: Digest | null): Promise<boolean>;
-  /** Remove `tag`. True if it existed. */
-  delete(repository: string, tag: string): Promise<boolean>;
+  set?(repository: string, tag: string, digest: Digest, expected?: Digest | null): Promise<boolean>;
+  /** Capability delete: remove `tag`. True if it existed. */
+  delete?(repository: string, tag: string): Promise<boolean>;
   /**
    * Tags in byte order, paged. `undefined` when the repository is unknown (holds no manifest).
    */
   list(repository: string, options: ListOptions): Promise<Page<string> | undefined>;
 }
 
-/** A storage adapter: the four stores plus repository listing. */
+/**
+ * A storage adapter: the four stores plus repository listing. Only the required members must be
+ * present (see the module docs); a read-only adapter leaves out `uploads`, the write members and
+ * whatever else it cannot do.
+ */
 export interface Storage {
   /** Blobs and per-repository links. */
   blobs: BlobStore;
-  /** Upload sessions. */
-  uploads: UploadStore;
+  /** Capability push: upload sessions. */
+  uploads?: UploadStore;
   /** Manifests and referrers. */
   manifests: ManifestStore;
   /** Tags. */
   tags: TagStore;
+  /** Capability catalog: repositories that hold at least one manifest, in byte order, paged. */
+  repositories?(options: ListOptions): Promise<Page<string>>;
+  /** Optional: release resources (handles). */
+  close?(): Promise<void>;
+}
+
+/** A storage adapter with every optional capability (the built-in adapters are). */
+export interface FullStorage extends Storage {
+  /** Blobs, with `link` and `unlink`. */
+  blobs: BlobStore & Required<Pick<BlobStore, "link" | "unlink">>;
+  /** Upload sessions, with `purge`. */
+  uploads: Required<UploadStore>;
+  /** Manifests, with `put`, `delete` and `referrers`. */
+  manifests: Required<ManifestStore>;
+  /** Tags, with `set` and `delete`. */
+  tags: Required<TagStore>;
   /** Repositories that hold at least one manifest, in byte order, paged. */
   repositories(options: ListOptions): Promise<Page<string>>;
-  /** Optional: release resources (timers, handles). */
-  close?(): Promise<void>;
 }

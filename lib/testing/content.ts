@@ -88,7 +88,23 @@ export async function toBytes(content: Content): Promise<Uint8Array> {
  * ```
  */
 export function sha256(bytes: Uint8Array | string): string {
-  return `sha256:${createHash("sha256").update(bytes).digest("hex")}`;
+  return digestOf(bytes, "sha256");
+}
+
+/**
+ * The `algorithm:<hex>` digest of bytes (or of a string's UTF-8 bytes), for the two algorithms
+ * of the OCI spec.
+ *
+ * @example
+ * ```ts
+ * digestOf("", "sha512"); // "sha512:cf83e1357eefb8bd…"
+ * ```
+ */
+export function digestOf(
+  bytes: Uint8Array | string,
+  algorithm: "sha256" | "sha512" = "sha256",
+): string {
+  return `${algorithm}:${createHash(algorithm).update(bytes).digest("hex")}`;
 }
 
 /**

@@ -28,6 +28,8 @@ export const MEDIA_TYPES = {
   config: "application/vnd.oci.image.config.v1+json",
   /** OCI layer, uncompressed tar. */
   layer: "application/vnd.oci.image.layer.v1.tar",
+  /** OCI layer, gzip-compressed tar. */
+  layerGzip: "application/vnd.oci.image.layer.v1.tar+gzip",
   /** The empty descriptor (`{}`), for artifacts without config or layers. */
   empty: OCI_EMPTY,
   /** Docker image manifest, schema 2. */

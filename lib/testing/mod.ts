@@ -2,6 +2,7 @@
  * fetch-registry/testing: a fake OCI registry for JavaScript test suites, on Node, Deno and Bun.
  * Seed it from code, read back what your client pushed, record every request, and inject faults
  * (429 with Retry-After, 5xx, latency, cut bodies, Warning headers, redirects) deterministically.
+ * `storageContract` runs the storage contract suite against an adapter, with any test runner.
  *
  * @example
  * ```ts
@@ -62,8 +63,15 @@ export type {
   FaultsOptions,
   Handler,
 } from "./fault_types.ts";
-export { parsePlatform, sha256, toBytes } from "./content.ts";
+export { digestOf, parsePlatform, sha256, toBytes } from "./content.ts";
 export type { Content, FileContent, OciDescriptor, Platform } from "./content.ts";
 export { pathPattern } from "./glob.ts";
 export { RegistryResponseError } from "./http.ts";
 export type { Fetcher } from "./http.ts";
+export { storageContract } from "./storage_contract.ts";
+export type {
+  ContractTestFunction,
+  StorageContractOptions,
+  StorageFactory,
+} from "./storage_contract.ts";
+export type { CapabilityName } from "../storage/capabilities.ts";

@@ -4,7 +4,7 @@
  */
 import { createRegistry } from "../../lib/registry.ts";
 import { memoryStorage } from "../../lib/storage/memory.ts";
-import type { Storage } from "../../lib/storage/types.ts";
+import type { FullStorage, Storage } from "../../lib/storage/types.ts";
 import { createSeeder } from "../../lib/testing/seed.ts";
 import type { SeededImage } from "../../lib/testing/seed_types.ts";
 
@@ -28,7 +28,7 @@ export function basicHeader(user: string, password: string): Record<string, stri
 }
 
 /** A storage that records `[store.method, repository]` of every call. */
-export function countingStorage(inner: Storage): { storage: Storage; calls: string[][] } {
+export function countingStorage(inner: FullStorage): { storage: FullStorage; calls: string[][] } {
   const calls: string[][] = [];
   const wrap = <T extends object>(store: T, label: string): T =>
     new Proxy(store, {
@@ -41,7 +41,7 @@ export function countingStorage(inner: Storage): { storage: Storage; calls: stri
         };
       },
     });
-  const storage: Storage = {
+  const storage: FullStorage = {
     blobs: wrap(inner.blobs, "blobs"),
     uploads: wrap(inner.uploads, "uploads"),
     manifests: wrap(inner.manifests, "manifests"),

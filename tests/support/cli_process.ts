@@ -1,5 +1,5 @@
 /**
- * The CLI (lib/cli.ts) as a child process for the tests that need a real server process (crash,
+ * The CLI (lib/cli/main.ts) as a child process for the tests that need a real server process (crash,
  * skopeo, S3 replicas, the CLI itself): spawned on the runtime running the test file, its output
  * collected, started servers found by their `listening on` line, and stopped by signal.
  *
@@ -20,12 +20,12 @@ import { detectRuntime } from "../../lib/server/serve.ts";
  *
  * @example
  * ```ts
- * join(REPO_ROOT, "lib", "deno_serve.ts");
+ * join(REPO_ROOT, "lib", "cli", "deno_serve.ts");
  * ```
  */
 export const REPO_ROOT: string = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
 
-const CLI = join(REPO_ROOT, "lib", "cli.ts");
+const CLI = join(REPO_ROOT, "lib", "cli", "main.ts");
 
 /** How long a server gets to print its `listening on` line. */
 const START_TIMEOUT_MS = 30_000;
@@ -113,7 +113,7 @@ function firstLine(text: string, pattern: RegExp): RegExpExecArray | undefined {
  *
  * @example
  * ```ts
- * const serve = spawnProcess(denoPath, ["serve", "-A", "--port", "0", "lib/deno_serve.ts"]);
+ * const serve = spawnProcess(denoPath, ["serve", "-A", "--port", "0", "lib/cli/deno_serve.ts"]);
  * const [, port] = await serve.waitFor(/Listening on http:\/\/[^\s]*:(\d+)\//);
  * await serve.stop();
  * ```

@@ -1,37 +1,48 @@
 /**
- * Test fixtures: bytes, digests, descriptors and manifests built with `node:crypto`, so that the
- * protocol suite never depends on the code it tests.
+ * Test fixtures: bytes, digests, descriptors and manifests. Digests come from the testing
+ * toolkit's `digestOf` (node:crypto, not the registry's hashing module), so that the protocol
+ * suite never depends on the code it tests; the media types are the one shared set, pinned to
+ * the spec's strings by tests/media_types.test.ts.
  *
  * @module
  */
-import { createHash } from "node:crypto";
+import {
+  DOCKER_MANIFEST,
+  DOCKER_MANIFEST_LIST,
+  DOCKER_SCHEMA1,
+  DOCKER_SCHEMA1_SIGNED,
+  OCI_EMPTY,
+  OCI_INDEX,
+  OCI_MANIFEST,
+} from "../../lib/media_types.ts";
+import { digestOf } from "../../lib/testing/content.ts";
+import { MEDIA_TYPES } from "../../lib/testing/media_types.ts";
 
-/** OCI image manifest media type. */
-export const OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json";
-/** OCI image index media type. */
-export const OCI_INDEX = "application/vnd.oci.image.index.v1+json";
+// One set of media types: the registry's own (lib/media_types.ts) and the testing toolkit's
+// MEDIA_TYPES built on them; tests/media_types.test.ts pins their values to the spec's strings.
+export {
+  digestOf,
+  DOCKER_MANIFEST,
+  DOCKER_SCHEMA1,
+  DOCKER_SCHEMA1_SIGNED,
+  OCI_EMPTY,
+  OCI_INDEX,
+  OCI_MANIFEST,
+};
+/** Docker manifest list media type. */
+export const DOCKER_LIST: string = DOCKER_MANIFEST_LIST;
 /** OCI image config media type. */
-export const OCI_CONFIG = "application/vnd.oci.image.config.v1+json";
+export const OCI_CONFIG: string = MEDIA_TYPES.config;
 /** OCI gzip layer media type. */
-export const OCI_LAYER = "application/vnd.oci.image.layer.v1.tar+gzip";
+export const OCI_LAYER: string = MEDIA_TYPES.layerGzip;
 /** OCI non-distributable layer media type (blob not pushed). */
 export const OCI_LAYER_NONDIST = "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip";
-/** The empty descriptor's media type. */
-export const OCI_EMPTY = "application/vnd.oci.empty.v1+json";
-/** Docker schema 2 manifest media type. */
-export const DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json";
-/** Docker manifest list media type. */
-export const DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json";
 /** Docker image config media type. */
-export const DOCKER_CONFIG = "application/vnd.docker.container.image.v1+json";
+export const DOCKER_CONFIG: string = MEDIA_TYPES.dockerConfig;
 /** Docker gzip layer media type. */
-export const DOCKER_LAYER = "application/vnd.docker.image.rootfs.diff.tar.gzip";
+export const DOCKER_LAYER: string = MEDIA_TYPES.dockerLayer;
 /** Docker foreign layer media type (blob not pushed). */
 export const DOCKER_FOREIGN_LAYER = "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip";
-/** Docker schema 1 manifest media type (obsolete). */
-export const DOCKER_SCHEMA1 = "application/vnd.docker.distribution.manifest.v1+json";
-/** Docker signed schema 1 manifest media type (obsolete). */
-export const DOCKER_SCHEMA1_SIGNED = "application/vnd.docker.distribution.manifest.v1+prettyjws";
 
 /** The two bytes `{}`. */
 export const EMPTY_JSON: Uint8Array = utf8("{}");
@@ -52,18 +63,6 @@ export const EMPTY_DIGEST =
  */
 export function utf8(text: string): Uint8Array {
   return new TextEncoder().encode(text);
-}
-
-/**
- * Digest of bytes as `algorithm:hex`.
- *
- * @example
- * ```ts
- * digestOf(utf8("")); // "sha256:e3b0…"
- * ```
- */
-export function digestOf(bytes: Uint8Array, algorithm: "sha256" | "sha512" = "sha256"): string {
-  return `${algorithm}:${createHash(algorithm).update(bytes).digest("hex")}`;
 }
 
 /**

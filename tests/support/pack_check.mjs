@@ -1,10 +1,13 @@
 /**
  * The packed-tarball check: what npm users get is what is tested.
  *
- * Packs the built package (`npm pack`, after `npm run build`), installs the tarball into a fresh
- * temporary project with npm, then, with plain `node` (no tsx, no TypeScript loader), imports
- * `fetch-registry`, creates a registry, pushes a blob and a manifest and pulls them back through
- * `fetch`. It also type-checks a small TypeScript consumer against the shipped `.d.ts` files, and
+ * Packs the built package (`npm pack`, after `npm run build`) and checks that it ships exactly
+ * what the subpath exports and the bin load (walking their imports through dist/), plus
+ * package.json, README.md and LICENSE: no tests, no bench, no stray module. Installs the tarball
+ * into a fresh temporary project with npm, then, with plain `node` (no tsx, no TypeScript loader),
+ * imports `fetch-registry`, creates a registry, pushes a blob and a manifest and pulls them back
+ * through `fetch`, and imports every subpath (`/fs`: a push and pull on fsStorage; `/s3`;
+ * `/server`: startRegistry on port 0; `/testing`). It also type-checks a small TypeScript consumer against the shipped `.d.ts` files, and
  * runs the installed `fetch-registry` bin: `--help`, then serving on port 0 (a blob pushed and
  * pulled over HTTP, then SIGTERM and exit 0).
  *
@@ -151,6 +154,57 @@ if (stray.length) {
   console.log(`FAIL the tarball ships TypeScript sources: ${stray.join(", ")}`);
   finish(1);
 }
+/** Relative imports (`./x.js`, `../y.js`) of a built module, resolved against its path. */
+function relativeImports(path) {
+  const text = readFileSync(join(ROOT, path), "utf8");
+  const out = [];
+  for (const m of text.matchAll(/(?:\bfrom|\bimport)\s*\(?\s*["'](\.\.?\/[^"']+)["']/g)) {
+    out.push(join(dirname(path), m[1]).replaceAll("\\", "/"));
+  }
+  return out;
+}
+/** Every file the exports and the bin load: their modules, declarations and what those import. */
+function neededFiles() {
+  const roots = [];
+  for (const target of Object.values(pkg.exports ?? {})) {
+    if (typeof target === "string") roots.push(target);
+    else roots.push(...Object.values(target));
+  }
+  roots.push(...Object.values(typeof pkg.bin === "string" ? { bin: pkg.bin } : (pkg.bin ?? {})));
+  const needed = new Set();
+  const queue = roots.map((p) => p.replace(/^\.\//, ""));
+  while (queue.length > 0) {
+    const path = queue.pop();
+    if (needed.has(path)) continue;
+    needed.add(path);
+    if (!existsSync(join(ROOT, path))) continue;
+    if (path.endsWith(".js")) {
+      const types = path.replace(/\.js$/, ".d.ts");
+      if (existsSync(join(ROOT, types))) queue.push(types);
+    }
+    if (path.endsWith(".js") || path.endsWith(".d.ts")) {
+      for (const imported of relativeImports(path)) {
+        // A declaration imports `./x.js`, meaning x.d.ts; a type-only module has no x.js.
+        if (existsSync(join(ROOT, imported))) queue.push(imported);
+        const types = imported.replace(/\.js$/, ".d.ts");
+        if (types !== imported && existsSync(join(ROOT, types))) queue.push(types);
+      }
+    }
+  }
+  for (const extra of ["package.json", "README.md", "LICENSE"]) needed.add(extra);
+  return needed;
+}
+const needed = neededFiles();
+const extra = shipped.filter((p) => !needed.has(p));
+const missing = [...needed].filter((p) => !shipped.includes(p));
+if (extra.length || missing.length) {
+  if (extra.length) console.log(`FAIL the tarball ships files nothing needs: ${extra.join(", ")}`);
+  if (missing.length) console.log(`FAIL the tarball lacks needed files: ${missing.join(", ")}`);
+  finish(1);
+}
+console.log(
+  `ok   the tarball ships exactly what the exports and the bin load (${needed.size} files)`,
+);
 const bins = typeof pkg.bin === "string" ? { [pkg.name]: pkg.bin } : (pkg.bin ?? {});
 /** Bins the tarball really contains; the others fail the check at the end. */
 const shippedBins = [];
@@ -235,7 +289,44 @@ if (typeof testing.createTestRegistry !== "function") fail("fetch-registry/testi
 const fake = testing.createTestRegistry();
 const fakeBase = await fake.fetch(new Request(origin + "/v2/"));
 if (fakeBase.status !== 200) fail("fetch-registry/testing: GET /v2/ answered " + fakeBase.status);
-console.log("pushed and pulled " + digest + " and manifest " + sha256(manifest));
+
+// Every subpath.
+const { mkdtempSync, rmSync } = await import("node:fs");
+const { tmpdir } = await import("node:os");
+const { join } = await import("node:path");
+const fsMod = await import("fetch-registry/fs");
+if (typeof fsMod.fsStorage !== "function") fail("fetch-registry/fs: fsStorage is not exported");
+const root = mkdtempSync(join(tmpdir(), "fetch-registry-smoke-"));
+try {
+  const onDisk = mod.createRegistry({ storage: fsMod.fsStorage({ root }) });
+  const fsPut = await onDisk.fetch(new Request(origin + "/v2/smoke/fs/blobs/uploads/?digest=" + digest, {
+    method: "POST", body: blob, headers: { "Content-Type": "application/octet-stream" },
+  }));
+  if (fsPut.status !== 201) fail("fetch-registry/fs: blob push answered " + fsPut.status);
+  const fsGet = await onDisk.fetch(new Request(origin + "/v2/smoke/fs/blobs/" + digest));
+  if (sha256(new Uint8Array(await fsGet.arrayBuffer())) !== digest) fail("fetch-registry/fs: pull failed");
+} finally {
+  rmSync(root, { recursive: true, force: true });
+}
+const s3Mod = await import("fetch-registry/s3");
+if (typeof s3Mod.s3Storage !== "function") fail("fetch-registry/s3: s3Storage is not exported");
+const s3 = s3Mod.s3Storage({
+  endpoint: "http://127.0.0.1:9", bucket: "b", region: "us-east-1", accessKeyId: "k", secretAccessKey: "s",
+});
+if (typeof s3.blobs.stat !== "function") fail("fetch-registry/s3: s3Storage gave no blob store");
+const server = await import("fetch-registry/server");
+for (const name of ["startRegistry", "serve", "serveNode", "serveDeno", "serveBun", "detectRuntime", "formatRequestLog"]) {
+  if (typeof server[name] !== "function") fail("fetch-registry/server: " + name + " is not exported");
+}
+const running = await server.startRegistry({ port: 0 });
+const served = await fetch(running.url + "/v2/");
+await served.arrayBuffer();
+await running.close();
+if (served.status !== 200) fail("fetch-registry/server: GET /v2/ answered " + served.status);
+for (const name of ["fsStorage", "s3Storage", "startRegistry", "serve", "serveNode"]) {
+  if (name in mod) fail("fetch-registry exports " + name + ": the core entry must stay slim");
+}
+console.log("pushed and pulled " + digest + " and manifest " + sha256(manifest) + "; /fs, /s3, /server, /testing load");
 `,
 );
 console.log(
@@ -246,8 +337,18 @@ console.log(
 // 4. the shipped declarations type-check in a TypeScript consumer
 writeFileSync(
   join(consumer, "check.ts"),
-  `import { createRegistry, type RegistryOptions } from "fetch-registry";
+  `import { createRegistry, type RegistryOptions, type Storage } from "fetch-registry";
+import { fsStorage, type FsStorageOptions } from "fetch-registry/fs";
+import { s3Storage, type S3StorageOptions } from "fetch-registry/s3";
+import { startRegistry, type StartRegistryOptions } from "fetch-registry/server";
 import { createTestRegistry } from "fetch-registry/testing";
+const fsOptions: FsStorageOptions = { root: "/tmp/x" };
+const s3Options: S3StorageOptions = {
+  endpoint: "http://127.0.0.1:9", bucket: "b", region: "r", accessKeyId: "k", secretAccessKey: "s",
+};
+const storages: Storage[] = [fsStorage(fsOptions), s3Storage(s3Options)];
+const start: StartRegistryOptions = { port: 0, storage: storages[0] };
+export const started: ReturnType<typeof startRegistry> = startRegistry(start);
 const options: RegistryOptions = {};
 const registry = createRegistry(options);
 const response: Promise<Response> = registry.fetch(new Request("http://registry.test/v2/"));
@@ -283,12 +384,27 @@ run("tsc: a TypeScript consumer of the shipped .d.ts", join(ROOT, "node_modules"
 
 // 5. the bin, when there is one
 for (const name of shippedBins) {
-  run(
+  const help = run(
     `${name} --help (installed bin)`,
     join(consumer, "node_modules", ".bin", name),
     ["--help"],
     consumer,
   );
+  const sources = help.match(/\blib\/[\w/]+\.ts\b/g);
+  if (sources) {
+    console.log(`FAIL ${name} --help names files the package lacks: ${sources.join(", ")}`);
+    finish(1);
+  }
+  const version = run(
+    `${name} --version (installed bin)`,
+    join(consumer, "node_modules", ".bin", name),
+    ["--version"],
+    consumer,
+  ).trim();
+  if (version !== `${pkg.name} ${pkg.version}`) {
+    console.log(`FAIL ${name} --version printed "${version}", not "${pkg.name} ${pkg.version}"`);
+    finish(1);
+  }
 }
 
 // 6. the bin serves over HTTP on plain node: push and pull a blob, then a graceful SIGTERM

@@ -1,0 +1,57 @@
+/**
+ * Blobs of {@link fsStorage}: content stored once under its digest, visible in a repository
+ * through an empty link file. Content is never removed (unlink removes only the link), so a
+ * reader that has found a blob can always finish reading it.
+ *
+ * @module
+ */
+import { promises as fsp } from "node:fs";
+import { dirname } from "node:path";
+import { isMissing, removeFile, sizeOptional, syncDir, withDir } from "./io.ts";
+import type { FsLayout } from "./paths.ts";
+import { fileBody } from "./read.ts";
+import type { BlobInfo, BlobStore, Digest } from "../types.ts";
+
+/** Make `repository` link to `digest` (durably); the content must exist. */
+export async function writeLink(layout: FsLayout, repository: string, digest: Digest) {
+  const path = layout.link(repository, digest);
+  await withDir(path, () => fsp.writeFile(path, ""));
+  await syncDir(dirname(path));
+}
+
+/** The blob store over `layout`. */
+export function fsBlobs(layout: FsLayout): Required<Omit<BlobStore, "redirectUrl">> {
+  async function stat(repository: string, digest: Digest): Promise<BlobInfo | undefined> {
+    const link = layout.link(repository, digest);
+    const path = layout.blob(digest);
+    try {
+      await fsp.access(link);
+    } catch (error) {
+      if (isMissing(error)) return undefined;
+      throw error;
+    }
+    const size = await sizeOptional(path);
+    return size === undefined ? undefined : { digest, size };
+  }
+
+  return {
+    stat,
+    async read(repository, digest, range) {
+      const info = await stat(repository, digest);
+      return info && fileBody(layout.blob(digest), info.size, range);
+    },
+    async link(repository, digest) {
+      layout.link(repository, digest); // refuse invalid input before looking at anything
+      const size = await sizeOptional(layout.blob(digest));
+      if (size === undefined) return undefined;
+      await writeLink(layout, repository, digest);
+      return { digest, size };
+    },
+    async unlink(repository, digest) {
+      const path = layout.link(repository, digest);
+      if (!(await removeFile(path))) return false;
+      await syncDir(dirname(path));
+      return true;
+    },
+  };
+}
