@@ -4,6 +4,8 @@
  *
  * @module
  */
+import type { RegistryAuth } from "./auth/guard.ts";
+import { visibleRepositories } from "./auth/catalog_view.ts";
 import type { RegistrySettings, RequestContext, RouteHandler } from "./context.ts";
 import { errorResponse, RegistryError } from "./errors.ts";
 import { UploadHashCache } from "./hashing.ts";
@@ -60,6 +62,11 @@ export interface RegistryOptions {
   uploadTtlMs?: number;
   /** Where unexpected failures are reported. Default: console.error. */
   logger?: RegistryLogger;
+  /**
+   * Access control: `basicAuth(...)`, `tokenAuth(...)` or `externalTokenAuth(...)`. Default: none
+   * (anyone may do everything).
+   */
+  auth?: RegistryAuth;
 }
 
 /** A registry: a fetch handler and the storage it serves. */
@@ -93,6 +100,7 @@ const ENDPOINTS: Record<RouteName, Partial<Record<Method, Endpoint>>> = {
   },
   tags: { GET: [listTags], HEAD: [listTags] },
   referrers: { GET: [listReferrers], HEAD: [listReferrers] },
+  token: {},
 };
 
 /** Why a method is refused when the storage lacks the capability it needs. */
@@ -141,6 +149,8 @@ export function createRegistry(options: RegistryOptions = {}): Registry {
   };
   const capabilities: StorageCapabilities = servedCapabilities(provided, settings);
   const logger = options.logger ?? { error: (e: unknown) => console.error("fetch-registry:", e) };
+  const auth = options.auth;
+  const basePath = (options.basePath ?? "").replace(/\/+$/, "");
   const router = createRouter(options.basePath);
   const urls = createUrlBuilder(options.basePath);
   const hashes = new UploadHashCache();
@@ -185,10 +195,15 @@ export function createRegistry(options: RegistryOptions = {}): Registry {
     const method = request.method;
     const match = router.match(method, url.pathname);
     if (!match) throw new RegistryError("NOT_FOUND", { path: url.pathname });
+    if (match.route === "token") {
+      if (!auth?.token) throw new RegistryError("NOT_FOUND", { path: url.pathname });
+      return await auth.token(request);
+    }
     if (match.route === "base") {
       if (!match.allowed) {
         throw new RegistryError("UNSUPPORTED", { method }, { headers: { Allow: "GET, HEAD" } });
       }
+      await auth?.guard(request, { route: "base", method, name: "", url, basePath });
       return json(request, {});
     }
     const refused = match.allowed
@@ -198,13 +213,15 @@ export function createRegistry(options: RegistryOptions = {}): Registry {
     const handler = ENDPOINTS[match.route][method]![0];
     const params = decode(match.params);
     const name = match.route === "catalog" ? "" : requireName(params.name);
+    // Access control (lib/auth): who asks and whether they may, before any storage access.
+    const grant = await auth?.guard(request, { route: match.route, method, name, url, basePath });
     if (match.route === "uploads") maybePurge();
     const ctx: RequestContext = {
       request,
-      url,
+      url: grant?.url ?? url,
       name,
       params,
-      storage,
+      storage: grant?.visible ? visibleRepositories(storage, grant.visible) : storage,
       urls,
       settings,
       capabilities,

@@ -29,8 +29,10 @@ export const PACKAGE_ENTRIES: Record<string, string> = {
 export interface ModuleGraph {
   /** Repository modules (paths relative to the root), sorted. */
   local: string[];
-  /** Packages and builtins it imports (`node:http`, `itty-router`...), sorted. */
+  /** Packages and builtins it imports statically (`node:http`, `itty-router`...), sorted. */
   external: string[];
+  /** Packages it imports only with a dynamic `import()` (loaded on first use), sorted. */
+  lazy: string[];
 }
 
 /**
@@ -58,8 +60,13 @@ export async function moduleGraph(entry: string): Promise<ModuleGraph> {
   });
   const local = Object.keys(result.metafile.inputs).sort();
   const external = new Set<string>();
+  const dynamic = new Set<string>();
   for (const input of Object.values(result.metafile.inputs)) {
-    for (const imported of input.imports) if (imported.external) external.add(imported.path);
+    for (const imported of input.imports) {
+      if (!imported.external) continue;
+      (imported.kind === "dynamic-import" ? dynamic : external).add(imported.path);
+    }
   }
-  return { local, external: [...external].sort() };
+  const lazy = [...dynamic].filter((path) => !external.has(path));
+  return { local, external: [...external].sort(), lazy: lazy.sort() };
 }
