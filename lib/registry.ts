@@ -4,6 +4,8 @@
  *
  * @module
  */
+import type { RegistryAuth } from "./auth/guard.ts";
+import { visibleRepositories } from "./auth/catalog_view.ts";
 import type { RegistrySettings, RequestContext, RouteHandler } from "./context.ts";
 import { errorResponse, RegistryError } from "./errors.ts";
 import { UploadHashCache } from "./hashing.ts";
@@ -66,6 +68,11 @@ export interface RegistryOptions {
    * pull, delete or mount touched (see `lib/observe/events.ts`). Default: none.
    */
   observer?: RequestObserver;
+  /**
+   * Access control: `basicAuth(...)`, `tokenAuth(...)` or `externalTokenAuth(...)`. Default: none
+   * (anyone may do everything).
+   */
+  auth?: RegistryAuth;
 }
 
 /** A registry: a fetch handler and the storage it serves. */
@@ -82,6 +89,7 @@ interface Seen {
   route: RouteName | undefined;
   repository: string;
   ctx: RequestContext | undefined;
+  actor: string | undefined;
 }
 /** A route's handler for one method and the storage capability it needs, if any. */
 type Endpoint = [handler: RouteHandler, needs?: CapabilityName];
@@ -105,6 +113,7 @@ const ENDPOINTS: Record<RouteName, Partial<Record<Method, Endpoint>>> = {
   },
   tags: { GET: [listTags], HEAD: [listTags] },
   referrers: { GET: [listReferrers], HEAD: [listReferrers] },
+  token: {},
 };
 
 /** Why a method is refused when the storage lacks the capability it needs. */
@@ -153,6 +162,8 @@ export function createRegistry(options: RegistryOptions = {}): Registry {
   };
   const capabilities: StorageCapabilities = servedCapabilities(provided, settings);
   const logger = options.logger ?? { error: (e: unknown) => console.error("fetch-registry:", e) };
+  const auth = options.auth;
+  const basePath = (options.basePath ?? "").replace(/\/+$/, "");
   const router = createRouter(options.basePath);
   const urls = createUrlBuilder(options.basePath);
   const hashes = new UploadHashCache();
@@ -198,10 +209,15 @@ export function createRegistry(options: RegistryOptions = {}): Registry {
     const match = router.match(method, url.pathname);
     if (!match) throw new RegistryError("NOT_FOUND", { path: url.pathname });
     if (seen) seen.route = match.route;
+    if (match.route === "token") {
+      if (!auth?.token) throw new RegistryError("NOT_FOUND", { path: url.pathname });
+      return await auth.token(request);
+    }
     if (match.route === "base") {
       if (!match.allowed) {
         throw new RegistryError("UNSUPPORTED", { method }, { headers: { Allow: "GET, HEAD" } });
       }
+      await auth?.guard(request, { route: "base", method, name: "", url, basePath });
       return json(request, {});
     }
     const refused = match.allowed
@@ -212,13 +228,16 @@ export function createRegistry(options: RegistryOptions = {}): Registry {
     const params = decode(match.params);
     const name = match.route === "catalog" ? "" : requireName(params.name);
     if (seen) seen.repository = name;
+    // Access control (lib/auth): who asks and whether they may, before any storage access.
+    const grant = await auth?.guard(request, { route: match.route, method, name, url, basePath });
+    if (seen) seen.actor = grant?.identity.subject;
     if (match.route === "uploads") maybePurge();
     const ctx: RequestContext = {
       request,
-      url,
+      url: grant?.url ?? url,
       name,
       params,
-      storage,
+      storage: grant?.visible ? visibleRepositories(storage, grant.visible) : storage,
       urls,
       settings,
       capabilities,
@@ -233,10 +252,10 @@ export function createRegistry(options: RegistryOptions = {}): Registry {
 
   /** Tell the observer what happened; its failures are logged, never answered. */
   function tell(request: Request, response: Response, seen: Seen): void {
-    const { route, repository, ctx } = seen;
+    const { route, repository, ctx, actor } = seen;
     const action = response.status < 400 ? ctx?.observed : undefined;
     try {
-      observer?.({ request, response, route, repository, action });
+      observer?.({ request, response, route, repository, action, actor });
     } catch (error) {
       logger.error?.(error, request);
     }
@@ -257,7 +276,8 @@ export function createRegistry(options: RegistryOptions = {}): Registry {
   return {
     storage,
     fetch: observer
-      ? (request: Request) => answer(request, { route: undefined, repository: "", ctx: undefined })
+      ? (request: Request) =>
+        answer(request, { route: undefined, repository: "", ctx: undefined, actor: undefined })
       : (request: Request) => answer(request),
   };
 }

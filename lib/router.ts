@@ -16,7 +16,8 @@ export type RouteName =
   | "blob"
   | "manifest"
   | "tags"
-  | "referrers";
+  | "referrers"
+  | "token";
 
 /** A matched route. */
 export interface RouteMatch {
@@ -38,6 +39,8 @@ const ROUTES: ReadonlyArray<readonly [RouteName, string, readonly string[]]> = [
   ["manifest", "/v2/:name+/manifests/:reference", ["GET", "HEAD", "PUT", "DELETE"]],
   ["tags", "/v2/:name+/tags/list", ["GET", "HEAD"]],
   ["referrers", "/v2/:name+/referrers/:digest", ["GET", "HEAD"]],
+  // Outside /v2: the built-in token service (served only when access control has one).
+  ["token", "/token", ["GET", "HEAD", "POST"]],
 ];
 
 /** A compiled route table. */

@@ -14,6 +14,24 @@ const test = suite("entry points: the modules each one loads");
 
 /** Everything `fetch-registry` (mod.ts) loads: the handler core and the memory adapter. */
 const CORE_MODULES = [
+  "lib/auth/basic.ts",
+  "lib/auth/basic_mode.ts",
+  "lib/auth/bcrypt.ts",
+  "lib/auth/bearer.ts",
+  "lib/auth/catalog_view.ts",
+  "lib/auth/challenge.ts",
+  "lib/auth/guard.ts",
+  "lib/auth/htpasswd.ts",
+  "lib/auth/jose_loader.ts",
+  "lib/auth/keyed_hash.ts",
+  "lib/auth/keys.ts",
+  "lib/auth/permissions.ts",
+  "lib/auth/policy.ts",
+  "lib/auth/route_access.ts",
+  "lib/auth/scope.ts",
+  "lib/auth/token_mode.ts",
+  "lib/auth/token_service.ts",
+  "lib/auth/types.ts",
   "lib/body.ts",
   "lib/conditional.ts",
   "lib/errors.ts",
@@ -41,6 +59,11 @@ const CORE_MODULES = [
 ];
 /** The packages and builtins the core imports. */
 const CORE_EXTERNAL = ["itty-router", "node:crypto"];
+/**
+ * Packages the core loads only on first use, with a dynamic `import()`: jose (JWT/JWKS) and
+ * hash-wasm (bcrypt, HMAC) once access control checks a token or a password.
+ */
+const CORE_LAZY = ["hash-wasm", "jose"];
 
 /** Differences between what an entry loads and what it may, one line each. */
 function differences(what: string, got: string[], expected: string[]): string[] {
@@ -60,11 +83,12 @@ test("fetch-registry (mod.ts) loads exactly the core and the memory adapter", as
   const problems = [
     ...differences("mod.ts", graph.local, CORE_MODULES),
     ...differences("mod.ts", graph.external, CORE_EXTERNAL),
+    ...differences("mod.ts (lazily)", graph.lazy, CORE_LAZY),
   ];
   assert.deepEqual(
     problems,
     [],
-    `the core's dependencies changed (update CORE_MODULES / CORE_EXTERNAL in ` +
+    `the core's dependencies changed (update CORE_MODULES / CORE_EXTERNAL / CORE_LAZY in ` +
       `tests/entry_points.test.ts only if the core really needs it):\n${problems.join("\n")}`,
   );
 });
@@ -98,6 +122,21 @@ test("fetch-registry/s3 loads its own folder, the S3 client and aws4fetch", asyn
   ];
   assert.deepEqual(problems, [], problems.join("\n"));
   assert.ok(graph.local.includes("lib/s3/client.ts"));
+});
+
+test("fetch-registry/observe loads its own folder, the router and storage types; no node: module", async () => {
+  // Metrics, events, health and logs run wherever the handler runs, Workers included.
+  const graph = await moduleGraph(PACKAGE_ENTRIES["./observe"]);
+  const problems = [
+    ...outside("fetch-registry/observe", graph.local, [
+      /^lib\/observe\//,
+      /^lib\/router\.ts$/,
+      /^lib\/storage\/types\.ts$/,
+    ]),
+    ...outside("fetch-registry/observe", graph.external, [/^itty-router$/]),
+  ];
+  assert.deepEqual(problems, [], problems.join("\n"));
+  assert.ok(graph.local.includes("lib/observe/with_metrics.ts"));
 });
 
 test("fetch-registry/server and /testing load no adapter but memory, no S3 client, no CLI", async () => {

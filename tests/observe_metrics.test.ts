@@ -88,7 +88,7 @@ text("pathnameOf takes the path of absolute URLs without the query or fragment",
 
 text("route labels: the classifier agrees with the router on 60000 generated paths", () => {
   const pool = ["v2", "a", "b", "blobs", "uploads", "manifests", "tags", "list", "referrers"];
-  pool.push("_catalog", "", "sha256:x", "reg", "%2F", "..x");
+  pool.push("_catalog", "", "sha256:x", "reg", "%2F", "..x", "token");
   let seed = 42;
   const random = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
   for (const base of ["", "/reg", "/reg/"]) {
@@ -116,6 +116,9 @@ text("route labels: the classifier agrees with the router on 60000 generated pat
   assert.equal(classify("/v2/a/referrers/sha256:1"), "referrers");
   assert.equal(classify("/v2//manifests/x"), undefined);
   assert.equal(classify("/v20/a/manifests/x"), undefined);
+  assert.equal(classify("/token"), "token");
+  assert.equal(classify("/token//"), "token");
+  assert.equal(classify("/tokens"), undefined);
 });
 
 const wrapper = suite("metrics: withMetrics wrapper");

@@ -34,8 +34,14 @@ export function createRouteClassifier(
 ): (pathname: string) => RouteName | undefined {
   const base = basePath.replace(/\/+$/, "");
   const root = `${base}/v2`;
+  const token = `${base}/token`;
   return (pathname) => {
-    if (!pathname.startsWith(root)) return undefined;
+    if (!pathname.startsWith(root)) {
+      if (!pathname.startsWith(token)) return undefined;
+      let end = pathname.length;
+      while (end > token.length && pathname.charCodeAt(end - 1) === 47) end--;
+      return end === token.length ? "token" : undefined;
+    }
     let end = pathname.length;
     while (end > root.length && pathname.charCodeAt(end - 1) === 47) end--;
     const t = end === pathname.length ? pathname : pathname.slice(0, end);

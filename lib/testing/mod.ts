@@ -22,6 +22,8 @@ export type {
   TestRegistry,
   TestRegistryOptions,
 } from "./test_registry.ts";
+export { resolveTestAuth } from "./test_auth.ts";
+export type { ResolvedTestAuth, TestAuthOptions } from "./test_auth.ts";
 export { createSeeder } from "./seed.ts";
 export { ACCEPT_ALL_MANIFESTS, MEDIA_TYPES } from "./media_types.ts";
 export type {

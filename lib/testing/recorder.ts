@@ -19,7 +19,10 @@ export interface RecordedRequest {
   readonly url: string;
   /** Response status; 0 until the registry has answered (or when the handler threw). */
   readonly status: number;
-  /** The selected request headers that were present, keyed as spelled in the options. */
+  /**
+   * The selected request headers that were present, keyed as spelled in the options. Credentials
+   * (`Authorization`, `Proxy-Authorization`, `Cookie`) keep only their scheme: `Basic [redacted]`.
+   */
   readonly requestHeaders: Readonly<Record<string, string>>;
   /** The selected response headers that were present, keyed as spelled in the options. */
   readonly responseHeaders: Readonly<Record<string, string>>;
@@ -141,11 +144,20 @@ export const DEFAULT_RECORDED_HEADERS: readonly string[] = [
   "Warning",
 ];
 
+/** Headers whose values are credentials: recorded as their scheme only (`Bearer [redacted]`). */
+const SECRET_HEADERS = new Set(["authorization", "proxy-authorization", "cookie", "set-cookie"]);
+
+/** A credential header's value with its secret part replaced. */
+function redact(value: string): string {
+  const scheme = /^[A-Za-z][A-Za-z0-9!#$%&'*+.^_`|~-]*(?= )/.exec(value)?.[0];
+  return scheme ? `${scheme} [redacted]` : "[redacted]";
+}
+
 function pick(headers: Headers, names: readonly string[]): Record<string, string> {
   const out: Record<string, string> = {};
   for (const name of names) {
     const value = headers.get(name);
-    if (value !== null) out[name] = value;
+    if (value !== null) out[name] = SECRET_HEADERS.has(name.toLowerCase()) ? redact(value) : value;
   }
   return out;
 }

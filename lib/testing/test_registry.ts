@@ -7,6 +7,8 @@
  *
  * @module
  */
+import type { RegistryAuth } from "../auth/guard.ts";
+import type { TokenService } from "../auth/token_service.ts";
 import { createRegistry, type Registry, type RegistryOptions } from "../registry.ts";
 import { serve } from "../server/serve.ts";
 import { ClientAbortError, type CloseOptions } from "../server/types.ts";
@@ -20,9 +22,15 @@ import { createInspector, type Inspector } from "./inspect.ts";
 import { createRecorder, type RecorderOptions, type RequestLog } from "./recorder.ts";
 import { createSeeder } from "./seed.ts";
 import type { Seeder } from "./seed_types.ts";
+import { resolveTestAuth, type TestAuthOptions } from "./test_auth.ts";
 
 /** Options of {@link createTestRegistry}: the registry's options, plus recording. */
-export interface TestRegistryOptions extends RegistryOptions {
+export interface TestRegistryOptions extends Omit<RegistryOptions, "auth"> {
+  /**
+   * Access control: a mode (`{ mode: "basic" | "token" | "external", users, policy }`) or any
+   * `RegistryAuth`. Seeding and inspection bypass it.
+   */
+  auth?: RegistryAuth | TestAuthOptions;
   /**
    * Record requests in `registry.requests`: `true` (default), `false`, or options (which headers,
    * how many requests to keep).
@@ -65,6 +73,11 @@ export interface TestRegistry {
   readonly requests: RequestLog;
   /** The fault rules. */
   readonly faults: Faults;
+  /**
+   * With `auth: { mode: "external" }`: the token issuer made for the test, whose tokens the
+   * registry accepts. Serve `issuer.fetch` at the realm, or mint tokens with `issuer.issue`.
+   */
+  readonly issuer?: TokenService;
   /**
    * Remove every fault rule and clear the recording; with `{ storage: true }`, also empty the
    * registry.
@@ -119,11 +132,18 @@ export interface RunningTestRegistry extends TestRegistry {
  * ```
  */
 export function createTestRegistry(options: TestRegistryOptions = {}): TestRegistry {
-  const { record = true, ...registryOptions } = options;
-  const makeCore = (): Registry =>
-    createRegistry({ ...registryOptions, storage: registryOptions.storage ?? memoryStorage() });
-  let core = makeCore();
+  const { record = true, auth: authOption, ...registryOptions } = options;
+  const resolved = authOption ? resolveTestAuth(authOption) : undefined;
+  // With access control, seeding and inspection go through a second handler over the same
+  // storage, without it.
+  const makeCores = (): { core: Registry; open: Registry } => {
+    const storage = registryOptions.storage ?? memoryStorage();
+    const core = createRegistry({ ...registryOptions, storage, auth: resolved?.auth });
+    return { core, open: resolved ? createRegistry({ ...registryOptions, storage }) : core };
+  };
+  let { core, open } = makeCores();
   const direct = { fetch: (request: Request) => core.fetch(request) };
+  const backdoor = { fetch: (request: Request) => open.fetch(request) };
   const basePath = registryOptions.basePath;
   const faults = createFaults({ basePath });
   const recorder = createRecorder(typeof record === "object" ? record : {});
@@ -145,8 +165,9 @@ export function createTestRegistry(options: TestRegistryOptions = {}): TestRegis
     get storage() {
       return core.storage;
     },
-    seed: createSeeder(direct, { basePath }),
-    inspect: createInspector(direct, { basePath }),
+    seed: createSeeder(backdoor, { basePath }),
+    inspect: createInspector(backdoor, { basePath }),
+    issuer: resolved?.issuer,
     requests: recorder.log,
     faults: {
       add: (rule) => faults.add(rule),
@@ -165,7 +186,7 @@ export function createTestRegistry(options: TestRegistryOptions = {}): TestRegis
           );
         }
         const old = core;
-        core = makeCore();
+        ({ core, open } = makeCores());
         await old.storage.close?.();
       }
     },

@@ -21,6 +21,7 @@ export const PACKAGE_ENTRIES: Record<string, string> = {
   "./fs": "lib/storage/fs/mod.ts",
   "./s3": "lib/storage/s3/mod.ts",
   "./server": "lib/server/mod.ts",
+  "./observe": "lib/observe/mod.ts",
   "./testing": "lib/testing/mod.ts",
   bin: "lib/cli/main.ts",
 };
@@ -29,8 +30,10 @@ export const PACKAGE_ENTRIES: Record<string, string> = {
 export interface ModuleGraph {
   /** Repository modules (paths relative to the root), sorted. */
   local: string[];
-  /** Packages and builtins it imports (`node:http`, `itty-router`...), sorted. */
+  /** Packages and builtins it imports statically (`node:http`, `itty-router`...), sorted. */
   external: string[];
+  /** Packages it imports only with a dynamic `import()` (loaded on first use), sorted. */
+  lazy: string[];
 }
 
 /**
@@ -58,8 +61,13 @@ export async function moduleGraph(entry: string): Promise<ModuleGraph> {
   });
   const local = Object.keys(result.metafile.inputs).sort();
   const external = new Set<string>();
+  const dynamic = new Set<string>();
   for (const input of Object.values(result.metafile.inputs)) {
-    for (const imported of input.imports) if (imported.external) external.add(imported.path);
+    for (const imported of input.imports) {
+      if (!imported.external) continue;
+      (imported.kind === "dynamic-import" ? dynamic : external).add(imported.path);
+    }
   }
-  return { local, external: [...external].sort() };
+  const lazy = [...dynamic].filter((path) => !external.has(path));
+  return { local, external: [...external].sort(), lazy: lazy.sort() };
 }
