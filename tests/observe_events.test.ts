@@ -10,6 +10,8 @@ import {
 } from "../lib/observe/events.ts";
 import type { RequestOutcome } from "../lib/observe/outcome.ts";
 import { requestId, withRequestId } from "../lib/observe/request_id.ts";
+import { basicAuth } from "../lib/auth/basic_mode.ts";
+import { basicHeader, POLICY, USERS } from "./support/auth.ts";
 
 const enc = new TextEncoder();
 const sha = (b: Uint8Array) => `sha256:${createHash("sha256").update(b).digest("hex")}`;
@@ -241,6 +243,36 @@ events("wants: events nobody wants are never built", async () => {
   ]);
   assert.deepEqual(events.map((e) => e.action), ["push"]);
 });
+
+events(
+  "with access control: actor.name is the authenticated user; refusals make no event",
+  async () => {
+    const events: RegistryEvent[] = [];
+    const outcomes: RequestOutcome[] = [];
+    const registry = createRegistry({
+      auth: basicAuth({ users: USERS, policy: POLICY }),
+      observer: combineObservers(
+        (o) => outcomes.push(o),
+        createEventObserver((e) => events.push(e)),
+      ),
+    });
+    const call = (path: string, headers: Record<string, string>) =>
+      registry.fetch(
+        new Request(`${ORIGIN}${path}`, { method: "POST", body: layer, headers }),
+      );
+    const push = `/v2/team/app/blobs/uploads/?digest=${sha(layer)}`;
+    assert.equal((await call(push, {})).status, 401);
+    assert.equal((await call(push, basicHeader("bob", "bob-pw"))).status, 403);
+    assert.equal(events.length, 0);
+    assert.equal(outcomes[1].response.status, 403);
+    assert.equal(outcomes[1].actor, undefined, "the access stage names no one it refused");
+    assert.equal((await call(push, basicHeader("alice", "alice-pw"))).status, 201);
+    assert.equal(events.length, 1);
+    assert.deepEqual(events[0].actor, { name: "alice" });
+    assert.equal(outcomes[2].actor, "alice");
+    assert.equal(JSON.stringify(events).includes("alice-pw"), false);
+  },
+);
 
 events("an observer that throws never changes the answer", async () => {
   const errors: unknown[] = [];
