@@ -5,6 +5,7 @@
  * @module
  */
 import type { UploadHashCache } from "./hashing.ts";
+import type { ObservedAction } from "./observe/outcome.ts";
 import type { StorageCapabilities } from "./storage/capabilities.ts";
 import type { Storage } from "./storage/types.ts";
 import type { UrlBuilder } from "./url_builder.ts";
@@ -54,6 +55,8 @@ export interface RequestContext {
    * PUT verified are the bytes it commits.
    */
   uploadsInUse: Set<string>;
+  /** Set by a route after a successful push, pull, delete or mount, for the request observer. */
+  observed?: ObservedAction;
 }
 
 /** A route handler. */

@@ -17,6 +17,7 @@ import { deleteManifest, getManifest, putManifest } from "./routes/manifests.ts"
 import { requireName } from "./routes/params.ts";
 import { listReferrers } from "./routes/referrers.ts";
 import { cancelUpload, getUpload, patchUpload, putUpload, startUpload } from "./routes/uploads.ts";
+import type { RequestObserver } from "./observe/outcome.ts";
 import {
   capabilitiesOf,
   type CapabilityName,
@@ -63,6 +64,11 @@ export interface RegistryOptions {
   /** Where unexpected failures are reported. Default: console.error. */
   logger?: RegistryLogger;
   /**
+   * Told about every request once it is answered: route, repository, and what a successful push,
+   * pull, delete or mount touched (see `lib/observe/events.ts`). Default: none.
+   */
+  observer?: RequestObserver;
+  /**
    * Access control: `basicAuth(...)`, `tokenAuth(...)` or `externalTokenAuth(...)`. Default: none
    * (anyone may do everything).
    */
@@ -78,6 +84,13 @@ export interface Registry {
 }
 
 type Method = string;
+/** What dispatch learned about a request, for the observer. */
+interface Seen {
+  route: RouteName | undefined;
+  repository: string;
+  ctx: RequestContext | undefined;
+  actor: string | undefined;
+}
 /** A route's handler for one method and the storage capability it needs, if any. */
 type Endpoint = [handler: RouteHandler, needs?: CapabilityName];
 const ENDPOINTS: Record<RouteName, Partial<Record<Method, Endpoint>>> = {
@@ -191,10 +204,11 @@ export function createRegistry(options: RegistryOptions = {}): Registry {
     storage.uploads!.purge!(now - settings.uploadTtlMs).catch((e: unknown) => logger.error?.(e));
   }
 
-  async function dispatch(request: Request, url: URL): Promise<Response> {
+  async function dispatch(request: Request, url: URL, seen?: Seen): Promise<Response> {
     const method = request.method;
     const match = router.match(method, url.pathname);
     if (!match) throw new RegistryError("NOT_FOUND", { path: url.pathname });
+    if (seen) seen.route = match.route;
     if (match.route === "token") {
       if (!auth?.token) throw new RegistryError("NOT_FOUND", { path: url.pathname });
       return await auth.token(request);
@@ -213,8 +227,10 @@ export function createRegistry(options: RegistryOptions = {}): Registry {
     const handler = ENDPOINTS[match.route][method]![0];
     const params = decode(match.params);
     const name = match.route === "catalog" ? "" : requireName(params.name);
+    if (seen) seen.repository = name;
     // Access control (lib/auth): who asks and whether they may, before any storage access.
     const grant = await auth?.guard(request, { route: match.route, method, name, url, basePath });
+    if (seen) seen.actor = grant?.identity.subject;
     if (match.route === "uploads") maybePurge();
     const ctx: RequestContext = {
       request,
@@ -228,18 +244,40 @@ export function createRegistry(options: RegistryOptions = {}): Registry {
       hashes,
       uploadsInUse,
     };
+    if (seen) seen.ctx = ctx;
     return await handler(ctx);
+  }
+
+  const observer = options.observer;
+
+  /** Tell the observer what happened; its failures are logged, never answered. */
+  function tell(request: Request, response: Response, seen: Seen): void {
+    const { route, repository, ctx, actor } = seen;
+    const action = response.status < 400 ? ctx?.observed : undefined;
+    try {
+      observer?.({ request, response, route, repository, action, actor });
+    } catch (error) {
+      logger.error?.(error, request);
+    }
+  }
+
+  async function answer(request: Request, seen?: Seen): Promise<Response> {
+    let response: Response;
+    try {
+      response = await dispatch(request, new URL(request.url), seen);
+    } catch (error) {
+      if (!(error instanceof RegistryError)) logger.error?.(error, request);
+      response = errorResponse(error, request.method, API_VERSION_HEADERS);
+    }
+    if (seen) tell(request, response, seen);
+    return response;
   }
 
   return {
     storage,
-    async fetch(request: Request): Promise<Response> {
-      try {
-        return await dispatch(request, new URL(request.url));
-      } catch (error) {
-        if (!(error instanceof RegistryError)) logger.error?.(error, request);
-        return errorResponse(error, request.method, API_VERSION_HEADERS);
-      }
-    },
+    fetch: observer
+      ? (request: Request) =>
+        answer(request, { route: undefined, repository: "", ctx: undefined, actor: undefined })
+      : (request: Request) => answer(request),
   };
 }

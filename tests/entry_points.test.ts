@@ -124,6 +124,21 @@ test("fetch-registry/s3 loads its own folder, the S3 client and aws4fetch", asyn
   assert.ok(graph.local.includes("lib/s3/client.ts"));
 });
 
+test("fetch-registry/observe loads its own folder, the router and storage types; no node: module", async () => {
+  // Metrics, events, health and logs run wherever the handler runs, Workers included.
+  const graph = await moduleGraph(PACKAGE_ENTRIES["./observe"]);
+  const problems = [
+    ...outside("fetch-registry/observe", graph.local, [
+      /^lib\/observe\//,
+      /^lib\/router\.ts$/,
+      /^lib\/storage\/types\.ts$/,
+    ]),
+    ...outside("fetch-registry/observe", graph.external, [/^itty-router$/]),
+  ];
+  assert.deepEqual(problems, [], problems.join("\n"));
+  assert.ok(graph.local.includes("lib/observe/with_metrics.ts"));
+});
+
 test("fetch-registry/server and /testing load no adapter but memory, no S3 client, no CLI", async () => {
   for (const entry of ["./server", "./testing"]) {
     const graph = await moduleGraph(PACKAGE_ENTRIES[entry]);

@@ -10,6 +10,8 @@ import { API_VERSION_HEADERS, empty } from "../responses.ts";
 import { requireDigest } from "./params.ts";
 import { matchesIfNoneMatch } from "../conditional.ts";
 
+const BLOB = "application/octet-stream";
+
 function blobUnknown(digest: string): RegistryError {
   return new RegistryError("BLOB_UNKNOWN", { digest });
 }
@@ -23,7 +25,7 @@ export async function getBlob(ctx: RequestContext): Promise<Response> {
   const etag = `"${digest}"`;
   const headers: Record<string, string> = {
     ...API_VERSION_HEADERS,
-    "Content-Type": "application/octet-stream",
+    "Content-Type": BLOB,
     "Docker-Content-Digest": digest,
     "ETag": etag,
     "Accept-Ranges": "bytes",
@@ -48,10 +50,14 @@ export async function getBlob(ctx: RequestContext): Promise<Response> {
   }
   if (!range && storage.blobs.redirectUrl) {
     const location = await storage.blobs.redirectUrl(name, digest);
-    if (location) return empty(307, { ...headers, Location: location });
+    if (location) {
+      ctx.observed = { action: "pull", manifest: false, digest, size: info.size, mediaType: BLOB };
+      return empty(307, { ...headers, Location: location });
+    }
   }
   const body = await storage.blobs.read(name, digest, range);
   if (!body) throw blobUnknown(digest);
+  ctx.observed = { action: "pull", manifest: false, digest, size: info.size, mediaType: BLOB };
   if (range) {
     headers["Content-Range"] = `bytes ${range.start}-${range.end}/${info.size}`;
     headers["Content-Length"] = String(range.end - range.start + 1);
@@ -68,5 +74,6 @@ export async function getBlob(ctx: RequestContext): Promise<Response> {
 export async function deleteBlob(ctx: RequestContext): Promise<Response> {
   const { digest } = requireDigest(ctx.params.digest);
   if (!(await ctx.storage.blobs.unlink!(ctx.name, digest))) throw blobUnknown(digest);
+  ctx.observed = { action: "delete", manifest: false, digest };
   return empty(202);
 }

@@ -41,6 +41,13 @@ async function resolve(ctx: RequestContext, reference: string): Promise<Manifest
   return record;
 }
 
+/** What a manifest pull touched, for the request observer. */
+function pulled(record: ManifestRecord, reference: string): RequestContext["observed"] {
+  const { digest, mediaType } = record;
+  const tag = reference === digest ? undefined : reference;
+  return { action: "pull", manifest: true, digest, size: record.bytes.byteLength, mediaType, tag };
+}
+
 /** GET or HEAD `/v2/<name>/manifests/<reference>`. */
 export async function getManifest(ctx: RequestContext): Promise<Response> {
   const record = await resolve(ctx, ctx.params.reference);
@@ -56,6 +63,7 @@ export async function getManifest(ctx: RequestContext): Promise<Response> {
     return new Response(null, { status: 304, headers });
   }
   const body = ctx.request.method === "HEAD" ? null : record.bytes as Uint8Array<ArrayBuffer>;
+  if (body) ctx.observed = pulled(record, ctx.params.reference);
   return new Response(body, { status: 200, headers });
 }
 
@@ -121,6 +129,9 @@ export async function putManifest(ctx: RequestContext): Promise<Response> {
     headers.set("OCI-Subject", parsed.subject);
   }
   for (const tag of tags) headers.append("OCI-Tag", tag);
+  const tag = ref.tag ?? tags.values().next().value;
+  const { mediaType } = parsed;
+  ctx.observed = { action: "push", manifest: true, digest, size: bytes.byteLength, mediaType, tag };
   return new Response(null, { status: 201, headers });
 }
 
@@ -135,5 +146,6 @@ export async function deleteManifest(ctx: RequestContext): Promise<Response> {
     ? await storage.manifests.delete!(name, ref.digest)
     : await storage.tags.delete!(name, ref.tag);
   if (!deleted) throw manifestUnknown(ctx.params.reference);
+  ctx.observed = { action: "delete", manifest: true, digest: ref.digest, tag: ref.tag };
   return empty(202);
 }

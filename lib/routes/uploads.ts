@@ -20,6 +20,7 @@ import { empty, uploadRange } from "../responses.ts";
 import { type UploadInfo, UploadOffsetError, type UploadStore } from "../storage/types.ts";
 import { requireDigest } from "./params.ts";
 
+const BLOB_TYPE = "application/octet-stream";
 const UPLOAD_ID = /^[A-Za-z0-9_-]{1,128}$/;
 
 function uploadUnknown(id: string): RegistryError {
@@ -186,6 +187,7 @@ async function complete(ctx: RequestContext, upload: UploadInfo, digest: string)
       `upload ${upload.id} committed ${blob.size} bytes as ${digest}, verified ${upload.size}`,
     );
   }
+  ctx.observed = { action: "push", manifest: false, digest, size: blob.size, mediaType: BLOB_TYPE };
   return empty(201, {
     Location: ctx.urls.blob(ctx.name, digest),
     "Docker-Content-Digest": digest,
@@ -209,6 +211,14 @@ export async function startUpload(ctx: RequestContext): Promise<Response> {
     if (from !== name && await storage.blobs.stat(from, mount)) {
       const info = await storage.blobs.link!(name, mount);
       if (info) {
+        const { size } = info;
+        ctx.observed = {
+          action: "mount",
+          manifest: false,
+          digest: mount,
+          size,
+          fromRepository: from,
+        };
         return empty(201, {
           Location: ctx.urls.blob(name, mount),
           "Docker-Content-Digest": mount,

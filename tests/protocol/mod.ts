@@ -86,7 +86,7 @@
  * @module
  */
 import { suite } from "uvu";
-import { createRegistry } from "../../lib/registry.ts";
+import { createRegistry, type Registry, type RegistryOptions } from "../../lib/registry.ts";
 import { client } from "../support/http.ts";
 import { conformanceTests } from "./conformance.ts";
 import { discoveryTests } from "./discovery.ts";
@@ -105,18 +105,23 @@ import { uploadTests } from "./push_uploads.ts";
 export type { StorageFactory } from "./helpers.ts";
 
 /**
- * Register and run the protocol suite against storages made by `makeStorage`.
+ * Register and run the protocol suite against storages made by `makeStorage`, through registries
+ * made by `makeRegistry` (default `createRegistry`; wrappers such as `withMetrics` pass their own).
  *
  * @example
  * ```ts
  * protocolSuite("memory", () => memoryStorage());
  * ```
  */
-export function protocolSuite(label: string, makeStorage: StorageFactory): void {
+export function protocolSuite(
+  label: string,
+  makeStorage: StorageFactory,
+  makeRegistry: (options: RegistryOptions) => Registry = createRegistry,
+): void {
   const context: SuiteContext = {
     async fresh(options = {}) {
       const storage = await makeStorage();
-      const registry = createRegistry({ ...options, storage });
+      const registry = makeRegistry({ ...options, storage });
       return { c: client(registry), storage };
     },
     group: (title) => suite(`${label} protocol: ${title}`),

@@ -21,6 +21,7 @@ export const PACKAGE_ENTRIES: Record<string, string> = {
   "./fs": "lib/storage/fs/mod.ts",
   "./s3": "lib/storage/s3/mod.ts",
   "./server": "lib/server/mod.ts",
+  "./observe": "lib/observe/mod.ts",
   "./testing": "lib/testing/mod.ts",
   bin: "lib/cli/main.ts",
 };
