@@ -282,6 +282,11 @@ test("the CLI process: exit codes, the warning line, Basic with a policy", async
     assert.equal((await get("/v2/", basicHeader("alice", "wrong"))).status, 401);
     assert.equal((await get("/v2/public/x/tags/list")).status, 404); // anonymous pull of public/**
     assert.equal((await get("/v2/private/x/tags/list")).status, 401);
+    // skopeo and podman send an empty user and password when they have none: anonymous.
+    const empty = { Authorization: "Basic Og==" };
+    assert.equal((await get("/v2/public/x/tags/list", empty)).status, 404);
+    assert.equal((await get("/v2/private/x/tags/list", empty)).status, 401);
+    assert.equal((await get("/v2/public/x/tags/list", basicHeader("alice", ""))).status, 401);
     assert.equal((await get("/v2/private/x/tags/list", basicHeader("bob", "bob-pw"))).status, 403);
     assert.equal(
       (await get("/v2/private/x/tags/list", basicHeader("alice", "alice-pw"))).status,
