@@ -15,6 +15,7 @@ import assert from "node:assert/strict";
 import { exportJWK, exportPKCS8, generateKeyPair, SignJWT } from "jose";
 import { suite } from "uvu";
 import { parseArgs, UsageError } from "../lib/cli/args.ts";
+import { createRegistry } from "../lib/registry.ts";
 import {
   accessFromOptions,
   AuthConfigError,
@@ -196,6 +197,28 @@ test("bad files stop the start with a message naming flag, file and problem", as
   const priv = await exportJWK(pair.privateKey);
   await bad(jwks(JSON.stringify({ keys: [{ ...priv, kid: "a" }] })), /private key/);
   await bad(jwks(JSON.stringify({ keys: [await exportJWK(pair.publicKey)] })), /no "kid"/);
+});
+
+test("built-in token realm: /token as the client reached the server, or --token-realm", async () => {
+  const key = file(
+    "realm.pem",
+    await exportPKCS8((await generateKeyPair("ES256", { extractable: true })).privateKey),
+  );
+  const challenge = async (args: string[], url: string) => {
+    const { auth } = await accessFromOptions(
+      parseArgs(["--htpasswd", users, "--token-key", key, ...args]),
+    );
+    const res = await createRegistry({ auth }).fetch(new Request(url));
+    return res.headers.get("WWW-Authenticate");
+  };
+  assert.equal(
+    await challenge([], "https://registry.example:5000/v2/"),
+    'Bearer realm="https://registry.example:5000/token",service="fetch-registry"',
+  );
+  assert.equal(
+    await challenge(["--token-realm", "https://public.example/token"], "http://10.0.0.5:5000/v2/"),
+    'Bearer realm="https://public.example/token",service="fetch-registry"',
+  );
 });
 
 test("warnings: open on a reachable address, credentials in clear text", () => {
