@@ -14,7 +14,7 @@ import { join } from "node:path";
 import assert from "node:assert/strict";
 import { exportJWK, exportPKCS8, generateKeyPair, SignJWT } from "jose";
 import { suite } from "uvu";
-import { parseArgs, UsageError } from "../lib/cli/args.ts";
+import { parseArgs, USAGE, UsageError } from "../lib/cli/args.ts";
 import { createRegistry } from "../lib/registry.ts";
 import {
   accessFromOptions,
@@ -94,6 +94,12 @@ test("flag combinations that cannot work are usage errors that say why", () => {
     [["--htpasswd"], /--htpasswd needs a value/],
     [["--htpasswd="], /--htpasswd needs a value/],
   ];
+  for (
+    const flag of ["--htpasswd", "--access", "--token-key", "--token-service", "--token-issuer"]
+      .concat(["--token-ttl", "--token-realm", "--token-jwks", "--tls-cert", "--tls-key"])
+  ) {
+    assert.match(USAGE, new RegExp(`^  ${flag} [A-Z]+ `, "m"), flag);
+  }
   for (const [args, why] of cases) {
     assert.throws(
       () => parseArgs(args),

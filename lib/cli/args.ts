@@ -19,6 +19,9 @@ Options:
                      AWS_SECRET_ACCESS_KEY
   --server KIND      auto (default: Bun.serve on Bun, node:http on Node and Deno), native
                      (Deno.serve / Bun.serve) or node (node:http on any runtime)
+  -h, --help         show this help
+  -v, --version      print the version
+
 Access control and TLS (README "## Access control"):
   --htpasswd FILE        users for Basic auth (bcrypt lines, "htpasswd -B"); alone: Basic mode
   --access FILE          JSON access policy (default: users may do everything, anonymous nothing)
@@ -32,8 +35,6 @@ Access control and TLS (README "## Access control"):
   --token-jwks FILE      the external token server's public keys (JWKS JSON): verify only
   --tls-cert FILE        PEM certificate (chain) to serve HTTPS, with --tls-key
   --tls-key FILE         PEM private key of --tls-cert
-  -h, --help             show this help
-  -v, --version      print the version
 
 Run it as \`fetch-registry\` (installed), \`npx fetch-registry\` (a project depending on it) or,
 in a clone of the repository, \`npm start -- [options]\` (npm keeps options before \`--\`).
