@@ -6,6 +6,8 @@ import { createBasicAuthenticator, parseBasic } from "../lib/auth/basic.ts";
 import { basicChallenge, bearerChallenge } from "../lib/auth/challenge.ts";
 import { HtpasswdError, parseHtpasswd } from "../lib/auth/htpasswd.ts";
 import { loadSigningKey, SigningKeyError } from "../lib/auth/keys.ts";
+import { createBearerVerifier, InvalidTokenError } from "../lib/auth/bearer.ts";
+import { createTokenService } from "../lib/auth/token_service.ts";
 import { defaultPolicy, parsePolicy, PolicyError } from "../lib/auth/policy.ts";
 import { neededAccess } from "../lib/auth/route_access.ts";
 import { formatScope, parseScope, parseScopes } from "../lib/auth/scope.ts";
@@ -344,4 +346,53 @@ keys("refuses weak, unsupported and non-PKCS#8 keys", async () => {
   }
 });
 
-for (const s of [htpasswd, basic, policy, scopes, keys]) s.run();
+const issued = suite("auth: tokens signed here");
+
+issued(
+  "the verifier trusts a token the built-in service issued, without checking it again",
+  async () => {
+    let jwksCalls = 0;
+    const verifier = createBearerVerifier({
+      issuer: "iss",
+      service: "svc",
+      jwks: () => {
+        jwksCalls++;
+        return Promise.resolve({ keys: [] });
+      },
+    });
+    const access = [{ type: "repository", name: "a/b", actions: ["pull"] }];
+    const exp = Math.floor(Date.now() / 1000) + 60;
+    await verifier.trustIssued("header.claims.signature", { subject: "alice", access }, exp);
+    assert.deepEqual(await verifier.verify("header.claims.signature"), {
+      subject: "alice",
+      access,
+    });
+    assert.equal(jwksCalls, 0);
+    // Any other token is still verified (and this one is not valid: no key).
+    await assert.rejects(verifier.verify("other.claims.signature"), InvalidTokenError);
+    // An expired one is not remembered.
+    await verifier.trustIssued("old.claims.signature", { subject: "alice", access }, 1);
+    await assert.rejects(verifier.verify("old.claims.signature"), InvalidTokenError);
+  },
+);
+
+issued(
+  "tokenAuth: a fresh token is accepted on first use; the service reports every token",
+  async () => {
+    const seen: string[] = [];
+    const service = createTokenService({
+      allowed: async () => new Set(["pull" as const]),
+      onIssued: (token, claims) => {
+        seen.push(token);
+        assert.deepEqual(claims.access, [{ type: "repository", name: "a/b", actions: ["pull"] }]);
+        assert.equal(claims.subject, undefined);
+      },
+    });
+    const { token } = await service.issue({ scheme: "anonymous" }, [
+      parseScope("repository:a/b:pull,push")!,
+    ]);
+    assert.deepEqual(seen, [token]);
+  },
+);
+
+for (const s of [htpasswd, basic, policy, scopes, keys, issued]) s.run();

@@ -1,6 +1,7 @@
 /**
  * Basic mode: callers send `Authorization: Basic` on every request, checked against htpasswd
- * entries or a user list; a policy or a hook decides. A caller without credentials is anonymous;
+ * entries or a user list; a policy or a hook decides. A caller without credentials (or with an
+ * empty user and password, as skopeo and podman send them) is anonymous;
  * invalid credentials answer 401, and valid ones without permission 403 DENIED.
  *
  * @module
@@ -16,6 +17,12 @@ import { basicChallenge } from "./challenge.ts";
 import { createGuard, type RegistryAuth } from "./guard.ts";
 import { createPermissions, type PermissionOptions } from "./permissions.ts";
 import type { Identity } from "./types.ts";
+
+/**
+ * `Basic` of an empty user and password (`":"`): what containers/image clients (skopeo, podman,
+ * buildah) send after a Basic challenge when they have no credentials. It means anonymous.
+ */
+const EMPTY_BASIC = /^basic[ ]+Og==[ ]*$/i;
 
 /** Options of {@link basicAuth}. */
 export interface BasicAuthOptions extends BasicAuthenticatorOptions, PermissionOptions {
@@ -44,7 +51,7 @@ export function basicAuth(options: BasicAuthOptions): RegistryAuth {
     guard: createGuard({
       async identify(request) {
         const header = request.headers.get("Authorization");
-        if (header === null) return { scheme: "anonymous" };
+        if (header === null || EMPTY_BASIC.test(header)) return { scheme: "anonymous" };
         const creds = parseBasic(header);
         if (!creds || !(await authenticator.verify(creds.user, creds.password))) {
           throw unauthorized();

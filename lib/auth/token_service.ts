@@ -35,6 +35,18 @@ export interface TokenServiceOptions {
   authenticator?: BasicAuthenticator;
   /** The actions `identity` may perform on `repository`. */
   allowed(identity: Identity, repository: string): Promise<Set<Action>>;
+  /** Called with every token issued, its subject, grants and expiry (seconds), before it is sent. */
+  onIssued?(token: string, claims: IssuedClaims): void | Promise<void>;
+}
+
+/** What {@link TokenServiceOptions.onIssued} learns of a token. */
+export interface IssuedClaims {
+  /** `sub`; undefined for an anonymous caller. */
+  subject?: string;
+  /** The `access` claim. */
+  access: AccessEntry[];
+  /** `exp`, seconds since the epoch. */
+  exp: number;
 }
 
 /** A token and its lifetime, as the endpoint answers. */
@@ -173,6 +185,7 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
       .setExpirationTime(now + ttl)
       .setJti(crypto.randomUUID())
       .sign(k.privateKey);
+    await options.onIssued?.(token, { subject: identity.subject, access, exp: now + ttl });
     const issued: IssuedToken = {
       token,
       access_token: token,

@@ -22,6 +22,20 @@ Options:
   -h, --help         show this help
   -v, --version      print the version
 
+Access control and TLS (README "## Access control"):
+  --htpasswd FILE        users for Basic auth (bcrypt lines, "htpasswd -B"); alone: Basic mode
+  --access FILE          JSON access policy (default: users may do everything, anonymous nothing)
+  --token-key FILE       PEM private key (EC P-256, RSA >= 2048, Ed25519): built-in token service
+                         at /token, users from --htpasswd
+  --token-service NAME   token service name, the tokens' aud (default fetch-registry)
+  --token-issuer NAME    the tokens' iss (default: the service name)
+  --token-ttl SECONDS    lifetime of issued tokens (default 300)
+  --token-realm URL      where clients get tokens: with --token-jwks, an external token server;
+                         with --token-key, overrides the default (/token at the URL clients used)
+  --token-jwks FILE      the external token server's public keys (JWKS JSON): verify only
+  --tls-cert FILE        PEM certificate (chain) to serve HTTPS, with --tls-key
+  --tls-key FILE         PEM private key of --tls-cert
+
 Run it as \`fetch-registry\` (installed), \`npx fetch-registry\` (a project depending on it) or,
 in a clone of the repository, \`npm start -- [options]\` (npm keeps options before \`--\`).
 Logs one line per request: time method path status in=BYTES out=BYTES duration.
@@ -37,6 +51,26 @@ export interface CliOptions {
   storage: string;
   /** `--server`: which server. */
   server: ServerKind;
+  /** `--htpasswd`: an htpasswd file (Basic users). */
+  htpasswd?: string;
+  /** `--access`: a JSON policy file. */
+  access?: string;
+  /** `--token-key`: the built-in token service's PEM private key file. */
+  tokenKey?: string;
+  /** `--token-service`: the service name (`aud`). */
+  tokenService?: string;
+  /** `--token-issuer`: the issuer (`iss`). */
+  tokenIssuer?: string;
+  /** `--token-ttl`: lifetime of issued tokens, seconds. */
+  tokenTtl?: number;
+  /** `--token-realm`: the token endpoint clients are sent to. */
+  tokenRealm?: string;
+  /** `--token-jwks`: the external issuer's JWKS file. */
+  tokenJwks?: string;
+  /** `--tls-cert`: PEM certificate file. */
+  tlsCert?: string;
+  /** `--tls-key`: PEM private key file of the certificate. */
+  tlsKey?: string;
   /** `-h`, `--help`. */
   help: boolean;
   /** `-v`, `--version`. */
@@ -93,6 +127,16 @@ export function parseArgs(
       options.version = true;
       continue;
     }
+    const authMatch = AUTH_FLAG.exec(arg);
+    if (authMatch) {
+      let value = authMatch[2];
+      if (value === undefined) {
+        if (i + 1 >= args.length) throw new UsageError(`--${authMatch[1]} needs a value`);
+        value = args[++i];
+      }
+      setAuthFlag(options, authMatch[1] as AuthFlag, value);
+      continue;
+    }
     const match = /^--(host|port|storage|server)(?:=(.*))?$/s.exec(arg);
     if (!match) {
       if (arg.startsWith("-")) throw new UsageError(`unknown flag ${arg}`);
@@ -123,5 +167,98 @@ export function parseArgs(
       options[name] = value;
     }
   }
+  checkAuthFlags(options);
   return options;
+}
+
+// Access control and TLS flags (issue 11).
+
+const AUTH_FLAGS = {
+  "htpasswd": "htpasswd",
+  "access": "access",
+  "token-key": "tokenKey",
+  "token-service": "tokenService",
+  "token-issuer": "tokenIssuer",
+  "token-realm": "tokenRealm",
+  "token-jwks": "tokenJwks",
+  "tls-cert": "tlsCert",
+  "tls-key": "tlsKey",
+} as const;
+type AuthFlag = keyof typeof AUTH_FLAGS | "token-ttl";
+const AUTH_FLAG =
+  /^--(htpasswd|access|token-key|token-service|token-issuer|token-ttl|token-realm|token-jwks|tls-cert|tls-key)(?:=(.*))?$/s;
+
+function setAuthFlag(options: CliOptions, flag: AuthFlag, value: string): void {
+  if (value === "") throw new UsageError(`--${flag} needs a value`);
+  if (flag === "token-ttl") {
+    if (!/^\d{1,9}$/.test(value) || Number(value) < 1) {
+      throw new UsageError(
+        `--token-ttl must be a whole number of seconds above 0, not ${JSON.stringify(value)}`,
+      );
+    }
+    options.tokenTtl = Number(value);
+    return;
+  }
+  if (flag === "token-realm" && !/^https?:\/\/[^\s]+$/.test(value)) {
+    throw new UsageError(
+      `--token-realm must be an http:// or https:// URL, not ${JSON.stringify(value)}`,
+    );
+  }
+  options[AUTH_FLAGS[flag]] = value;
+}
+
+/** Combinations of the access-control and TLS flags that cannot work, as usage errors. */
+function checkAuthFlags(o: CliOptions): void {
+  const fail = (why: string) => {
+    throw new UsageError(why);
+  };
+  if ((o.tlsCert === undefined) !== (o.tlsKey === undefined)) {
+    fail(
+      o.tlsCert
+        ? "--tls-cert needs --tls-key (the certificate's private key)"
+        : "--tls-key needs --tls-cert",
+    );
+  }
+  if (o.tokenKey !== undefined && o.tokenJwks !== undefined) {
+    fail(
+      "--token-key (built-in token service) and --token-jwks (external token server) exclude each other",
+    );
+  }
+  if (o.tokenJwks !== undefined) {
+    if (o.tokenRealm === undefined) {
+      fail("--token-jwks needs --token-realm (the external token server's URL)");
+    }
+    if (o.htpasswd !== undefined) {
+      fail(
+        "--htpasswd does not apply with --token-jwks: the external token server checks passwords",
+      );
+    }
+    if (o.access !== undefined) {
+      fail("--access does not apply with --token-jwks: the tokens' access claim decides");
+    }
+    if (o.tokenTtl !== undefined) {
+      fail("--token-ttl does not apply with --token-jwks: the external server sets lifetimes");
+    }
+    return;
+  }
+  if (o.tokenKey !== undefined) {
+    if (o.htpasswd === undefined) {
+      fail("--token-key needs --htpasswd (the users of the token service)");
+    }
+    return;
+  }
+  if (o.tokenRealm !== undefined) {
+    fail("--token-realm needs --token-jwks (external token server) or --token-key");
+  }
+  for (const flag of ["tokenService", "tokenIssuer", "tokenTtl"] as const) {
+    if (o[flag] !== undefined) {
+      const name = `--${flag.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+      fail(
+        `${name} needs --token-key (built-in token service) or --token-jwks (external token server)`,
+      );
+    }
+  }
+  if (o.access !== undefined && o.htpasswd === undefined) {
+    fail("--access needs users: give --htpasswd (Basic) or --token-key with --htpasswd (tokens)");
+  }
 }

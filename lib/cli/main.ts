@@ -22,6 +22,12 @@ import { detectRuntime } from "../server/serve.ts";
 import { type StartedRegistry, startRegistry } from "../server/start.ts";
 import { AddressInUseError } from "../server/types.ts";
 import { type CliOptions, parseArgs, USAGE, UsageError } from "./args.ts";
+import {
+  type AccessConfig,
+  accessFromOptions,
+  AuthConfigError,
+  exposureWarnings,
+} from "./auth_config.ts";
 import { storageFromSpec, StorageSpecError } from "./from_spec.ts";
 import { packageVersion } from "./version.ts";
 
@@ -33,7 +39,7 @@ function describeStartError(error: unknown, options: CliOptions): string {
   if (error instanceof AddressInUseError) {
     return `port ${options.port} on ${options.host} is already in use (choose another with --port)`;
   }
-  if (error instanceof StorageSpecError) return error.message;
+  if (error instanceof StorageSpecError || error instanceof AuthConfigError) return error.message;
   const e = error as { code?: string; name?: string; message?: string };
   const code = e?.code ?? e?.name;
   if (code === "EACCES" || code === "PermissionDenied") {
@@ -91,8 +97,16 @@ async function main(): Promise<void> {
   process.on("SIGINT", () => stop("SIGINT"));
   process.on("SIGTERM", () => stop("SIGTERM"));
 
+  let access: AccessConfig;
+  try {
+    access = await accessFromOptions(options);
+  } catch (error) {
+    fail(describeStartError(error, options), 1);
+  }
   try {
     registry = await startRegistry({
+      auth: access.auth,
+      tls: access.tls,
       host: options.host,
       port: options.port,
       storage: await storageFromSpec(options.storage, process.env),
@@ -115,8 +129,12 @@ async function main(): Promise<void> {
     : "node:http";
   process.stdout.write(
     `fetch-registry listening on ${started.url} (${runtime}, ${server}, storage ` +
-      `${options.storage}) — push to ${pushHost}/<name>\n`,
+      `${options.storage}${access.auth ? `, access ${access.mode}` : ""}) — push to ` +
+      `${pushHost}/<name>\n`,
   );
+  for (const warning of exposureWarnings(options.host, access)) {
+    process.stderr.write(`fetch-registry: warning: ${warning}\n`);
+  }
 }
 
 main().catch((error: unknown) => fail(String((error as Error)?.message ?? error), 1));

@@ -27,6 +27,7 @@ interface BunServer {
 }
 interface BunServeOptions {
   port: number;
+  tls?: { cert: string; key: string };
   hostname: string;
   development: boolean;
   reusePort: boolean;
@@ -109,6 +110,7 @@ export function serveBun(
     server = bun.serve({
       port,
       hostname,
+      ...(options.tls ? { tls: { cert: options.tls.cert, key: options.tls.key } } : {}),
       development: false,
       reusePort: false,
       maxRequestBodySize: Number.MAX_SAFE_INTEGER,
@@ -130,7 +132,7 @@ export function serveBun(
   const host = formatHost(hostname, server.port);
   let closed: Promise<void> | undefined;
   return Promise.resolve({
-    url: `http://${host}`,
+    url: `${options.tls ? "https" : "http"}://${host}`,
     host,
     hostname,
     port: server.port,

@@ -25,6 +25,8 @@ interface DenoServer {
 }
 interface DenoServeOptions {
   port: number;
+  cert?: string;
+  key?: string;
   hostname: string;
   onListen(addr: unknown): void;
   onError(error: unknown): Response | Promise<Response>;
@@ -84,6 +86,7 @@ export function serveDeno(
     server = deno.serve({
       port,
       hostname,
+      ...(options.tls ? { cert: options.tls.cert, key: options.tls.key } : {}),
       onListen() {},
       onError(error) {
         onError(error);
@@ -120,7 +123,7 @@ export function serveDeno(
   const host = formatHost(hostname, server.addr.port);
   let closed: Promise<void> | undefined;
   return Promise.resolve({
-    url: `http://${host}`,
+    url: `${options.tls ? "https" : "http"}://${host}`,
     host,
     hostname,
     port: server.addr.port,

@@ -15,7 +15,8 @@
  *
  * @module
  */
-import { createServer, type IncomingMessage } from "node:http";
+import { createServer, type IncomingMessage, type Server } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo, Socket } from "node:net";
 import { createGcNudge, defaultGcNudgeBytes } from "./gc_nudge.ts";
 import { ConnectionTracker } from "./node_connections.ts";
@@ -82,12 +83,17 @@ function bodyStream(req: IncomingMessage, exchange: Exchange): ReadableStream<Ui
   }, { highWaterMark: REQUEST_BODY_HIGH_WATER_MARK, size: (chunk) => chunk.byteLength });
 }
 
-function toRequest(req: IncomingMessage, exchange: Exchange, origin: string): Request {
+function toRequest(
+  req: IncomingMessage,
+  exchange: Exchange,
+  origin: string,
+  scheme: string,
+): Request {
   const target = req.url ?? "/";
   const host = req.headers.host;
   let url: string;
   if (/^https?:\/\//i.test(target)) url = target;
-  else url = `http://${host && /^[A-Za-z0-9.\-:\[\]]+$/.test(host) ? host : origin}${target}`;
+  else url = `${scheme}://${host && /^[A-Za-z0-9.\-:\[\]]+$/.test(host) ? host : origin}${target}`;
   const init: RequestInit & { duplex?: "half" } = {
     method: req.method,
     headers: req.headers as Record<string, string>,
@@ -140,7 +146,8 @@ export function serveNode(
   const pool: ArrayBuffer[] = [];
   const connections = new ConnectionTracker();
 
-  const server = createServer({ requestTimeout: 0 }, (req, res) => {
+  const scheme = options.tls ? "https" : "http";
+  const listener = (req: IncomingMessage, res: import("node:http").ServerResponse) => {
     const started = performance.now();
     const socket = req.socket;
     connections.started(socket);
@@ -168,7 +175,7 @@ export function serveNode(
     });
     let request: Request;
     try {
-      request = toRequest(req, exchange, origin);
+      request = toRequest(req, exchange, origin, scheme);
     } catch {
       exchange.status = 400;
       res.writeHead(400, { "content-type": "text/plain", "connection": "close" });
@@ -186,8 +193,18 @@ export function serveNode(
         onError(error);
         res.destroy();
       });
-  });
-  server.on("connection", (socket: Socket) => connections.opened(socket));
+  };
+  // https.Server is a tls.Server with node:http's request handling: the same bridge serves both.
+  const server: Server = options.tls
+    ? createHttpsServer(
+      { requestTimeout: 0, cert: options.tls.cert, key: options.tls.key },
+      listener,
+    ) as unknown as Server
+    : createServer({ requestTimeout: 0 }, listener);
+  server.on(
+    options.tls ? "secureConnection" : "connection",
+    (socket: Socket) => connections.opened(socket),
+  );
   server.timeout = options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
 
   let closed: Promise<void> | undefined;
@@ -218,7 +235,7 @@ export function serveNode(
       const host = formatHost(hostname, address.port);
       origin = host;
       resolve({
-        url: `http://${host}`,
+        url: `${scheme}://${host}`,
         host,
         hostname,
         port: address.port,

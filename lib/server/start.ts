@@ -55,6 +55,7 @@ export async function startRegistry(options: StartRegistryOptions = {}): Promise
     gcNudgeBytes,
     server: serverKind,
     closeStorage,
+    tls,
     ...rest
   } = options;
   const storage = storageOption ?? memoryStorage();
@@ -82,6 +83,7 @@ export async function startRegistry(options: StartRegistryOptions = {}): Promise
       onError,
       gcNudgeBytes,
       server: serverKind,
+      tls,
     });
   } catch (error) {
     if (owned) await registry.storage.close?.();

@@ -50,6 +50,16 @@ export interface ServeOptions {
   gcNudgeBytes?: number;
   /** Called when a handler throws (the registry's handler never does). Default: console.error. */
   onError?: (error: unknown) => void;
+  /** Serve HTTPS with this certificate and key (PEM text); the URL becomes `https://`. */
+  tls?: TlsOptions;
+}
+
+/** A TLS certificate and its private key, both PEM text. */
+export interface TlsOptions {
+  /** The certificate, or a chain: the server's first, then intermediates. */
+  cert: string;
+  /** The certificate's private key. */
+  key: string;
 }
 
 /** Options of {@link RunningServer.close}. */
