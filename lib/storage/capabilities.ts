@@ -68,7 +68,15 @@ export const CAPABILITY_MEMBERS: Readonly<Record<CapabilityName, readonly string
   referrers: ["manifests.referrers"],
   catalog: ["repositories"],
   purge: ["uploads.purge"],
-  gc: ["manifests.list", "blobs.links", "blobs.list", "blobs.touch", "blobs.remove", "lease"],
+  gc: [
+    "manifests.list",
+    "blobs.links",
+    "blobs.owners",
+    "blobs.list",
+    "blobs.touch",
+    "blobs.remove",
+    "lease",
+  ],
 };
 
 /** The members every adapter must have. */

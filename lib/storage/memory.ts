@@ -239,6 +239,9 @@ export function memoryStorage(): CollectableStorage {
           yield { digest, modifiedAt };
         }
       },
+      async *owners(): AsyncIterable<string> {
+        for (const [repository, set] of [...links]) if (set.size > 0) yield repository;
+      },
       async *list(): AsyncIterable<StoredBlob> {
         for (const [digest, c] of [...contents]) {
           yield { digest, size: c.size, modifiedAt: c.touchedAt };

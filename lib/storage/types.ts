@@ -18,7 +18,7 @@
  * - referrers: `manifests.referrers`;
  * - catalog: `repositories`;
  * - purge: `uploads.purge`;
- * - gc (needs catalog and delete): `manifests.list`, `blobs.links`, `blobs.list`, `blobs.touch`,
+ * - gc (needs catalog and delete): `manifests.list`, `blobs.links`, `blobs.owners`, `blobs.list`, `blobs.touch`,
  *   `blobs.remove`, `lease`, and `blobs.unlink` honouring its `before` argument.
  * The registry answers what the spec gives for an absent capability (405 with `Allow`, a plain
  * upload session instead of a mount, 404 for referrers), as it does when an option turns it off.
@@ -189,6 +189,8 @@ export interface BlobStore {
   touch?(repository: string, digest: Digest): Promise<boolean>;
   /** Capability gc: the links of `repository`, in no particular order, streamed. */
   links?(repository: string): AsyncIterable<StoredEntry>;
+  /** Capability gc: every repository holding at least one link, in no particular order. */
+  owners?(): AsyncIterable<string>;
   /** Capability gc: every stored blob content, in no particular order, streamed. */
   list?(): AsyncIterable<StoredBlob>;
   /**

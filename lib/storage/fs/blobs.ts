@@ -8,7 +8,7 @@
  */
 import { promises as fsp } from "node:fs";
 import { dirname } from "node:path";
-import { blobsOf, linksOf, removeIfOlder, touchFile } from "./gc.ts";
+import { blobsOf, linksOf, ownersOf, removeIfOlder, touchFile } from "./gc.ts";
 import { isMissing, removeFile, sizeOptional, syncDir, withDir } from "./io.ts";
 import type { FsLayout } from "./paths.ts";
 import { fileBody } from "./read.ts";
@@ -64,6 +64,7 @@ export function fsBlobs(layout: FsLayout): Required<Omit<BlobStore, "redirectUrl
         await touchFile(layout.blob(digest));
     },
     links: (repository) => linksOf(layout, repository),
+    owners: () => ownersOf(layout),
     list: () => blobsOf(layout),
     remove: (digest, before) => removeIfOlder(layout.blob(digest), before),
   };

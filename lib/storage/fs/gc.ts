@@ -15,7 +15,7 @@ import { promises as fsp } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { isMissing, listOptional, removeFile, syncDir } from "./io.ts";
 import type { FsLayout } from "./paths.ts";
-import { parseDigest } from "../../grammar.ts";
+import { isValidName, parseDigest } from "../../grammar.ts";
 import type { Digest, StoredBlob, StoredEntry } from "../types.ts";
 
 /** The prefix of a file renamed aside by a conditional removal. */
@@ -130,4 +130,22 @@ export async function* blobsOf(layout: FsLayout): AsyncGenerator<StoredBlob> {
       }
     }
   }
+}
+
+/** Every repository under `dir` (named `prefix`…) with a `_links` directory, depth first. */
+async function* ownersUnder(dir: string, prefix: string): AsyncGenerator<string> {
+  for (const name of (await listOptional(dir)).sort()) {
+    if (name === "_links" && prefix) yield prefix;
+    if (name.startsWith("_") || name.startsWith(".")) continue;
+    const repository = prefix ? `${prefix}/${name}` : name;
+    if (!isValidName(repository)) continue;
+    const child = join(dir, name);
+    const stat = await fsp.stat(child).catch(() => undefined);
+    if (stat?.isDirectory()) yield* ownersUnder(child, repository);
+  }
+}
+
+/** Every repository holding a link (or an empty `_links` directory). */
+export function ownersOf(layout: FsLayout): AsyncIterable<string> {
+  return ownersUnder(layout.repositories, "");
 }
