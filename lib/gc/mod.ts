@@ -5,3 +5,4 @@
  */
 export { collectGarbage, GC_LEASE, GcBusyError, type GcOptions } from "./collect.ts";
 export type { GcEvent, GcReport, Tally } from "./report.ts";
+export { type GcSchedule, type GcScheduleOptions, scheduleGarbageCollection } from "./schedule.ts";

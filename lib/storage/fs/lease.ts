@@ -1,13 +1,17 @@
 /**
  * Leases of {@link fsStorage}: `<root>/leases/<name>` holds the holder's token and expiry. Every
  * read-check-write of a lease file runs under a lock file (lock.ts), so among processes sharing
- * the root (on one host or over a shared file system with O_EXCL) at most one holds a lease.
+ * the root (on one host or over a shared file system with O_EXCL) at most one holds a lease. A
+ * lease whose holder was a process of this host that is gone (killed) is free at once; on another
+ * host it is free when it expires.
  *
  * @module
  */
 import { join } from "node:path";
 import { randomName, readOptional, removeFile, writeFileAtomic } from "./io.ts";
-import { withLock } from "./lock.ts";
+import { processGone, withLock } from "./lock.ts";
+import { hostname } from "node:os";
+import process from "node:process";
 import type { FsLayout } from "./paths.ts";
 import type { Lease } from "../types.ts";
 
@@ -17,6 +21,17 @@ const decoder = new TextDecoder();
 interface Held {
   token: string;
   expiresAt: number;
+  /** The holder's process id and host: a lease of a process gone from this host is free. */
+  pid?: number;
+  host?: string;
+}
+
+const HOST = hostname();
+
+/** Whether `held` still binds: not expired, and its holder is not a process known to be gone. */
+function binding(held: Held | undefined): boolean {
+  if (!held || held.expiresAt <= Date.now()) return false;
+  return !(held.host === HOST && typeof held.pid === "number" && processGone(held.pid));
 }
 
 /** The `lease` member of {@link fsStorage} over `layout`. */
@@ -33,10 +48,11 @@ export function fsLeases(
     };
     const token = randomName();
     let expiresAt = Date.now() + ttlMs;
+    const record = () => JSON.stringify({ token, expiresAt, pid: process.pid, host: HOST });
     const taken = await withLock(lock, async () => {
       const current = await read();
-      if (current && current.expiresAt > Date.now()) return false;
-      await writeFileAtomic(layout.tmp, path, JSON.stringify({ token, expiresAt }));
+      if (binding(current)) return false;
+      await writeFileAtomic(layout.tmp, path, record());
       return true;
     });
     if (!taken) return undefined;
@@ -49,7 +65,7 @@ export function fsLeases(
           const current = await read();
           if (current?.token !== token || current.expiresAt <= Date.now()) return false;
           expiresAt = Date.now() + ttl;
-          await writeFileAtomic(layout.tmp, path, JSON.stringify({ token, expiresAt }));
+          await writeFileAtomic(layout.tmp, path, record());
           return true;
         }),
       release: () =>
