@@ -73,7 +73,7 @@ export async function collectGarbage(storage: Storage, options: GcOptions = {}):
   const started = Date.now();
   const dryRun = options.dryRun ?? false;
   const leaseTtl = options.leaseTtlMs ?? 60_000;
-  const lease = await store.lease(GC_LEASE, leaseTtl);
+  const lease = await store.blobs.lease(GC_LEASE, leaseTtl);
   if (!lease) throw new GcBusyError();
   const renewal = keepRenewed(lease, leaseTtl);
   const report = emptyReport(dryRun);

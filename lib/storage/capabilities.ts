@@ -75,7 +75,7 @@ export const CAPABILITY_MEMBERS: Readonly<Record<CapabilityName, readonly string
     "blobs.list",
     "blobs.touch",
     "blobs.remove",
-    "lease",
+    "blobs.lease",
   ],
 };
 

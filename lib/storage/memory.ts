@@ -247,6 +247,7 @@ export function memoryStorage(): CollectableStorage {
           yield { digest, size: c.size, modifiedAt: c.touchedAt };
         }
       },
+      lease: memoryLeases(),
       remove(digest: Digest, before: number): Promise<boolean> {
         const c = contents.get(digest);
         if (!c || c.touchedAt >= before) return Promise.resolve(false);
@@ -399,7 +400,5 @@ export function memoryStorage(): CollectableStorage {
     repositories(options: ListOptions): Promise<Page<string>> {
       return Promise.resolve(pageOf(manifests.keys(), options));
     },
-
-    lease: memoryLeases(),
   };
 }

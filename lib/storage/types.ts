@@ -19,7 +19,7 @@
  * - catalog: `repositories`;
  * - purge: `uploads.purge`;
  * - gc (needs catalog and delete): `manifests.list`, `blobs.links`, `blobs.owners`, `blobs.list`, `blobs.touch`,
- *   `blobs.remove`, `lease`, and `blobs.unlink` honouring its `before` argument.
+ *   `blobs.remove`, `blobs.lease`, and `blobs.unlink` honouring its `before` argument.
  * The registry answers what the spec gives for an absent capability (405 with `Allow`, a plain
  * upload session instead of a mount, 404 for referrers), as it does when an option turns it off.
  *
@@ -199,6 +199,11 @@ export interface BlobStore {
    * caller has made sure no repository links it. True if deleted.
    */
   remove?(digest: Digest, before: number): Promise<boolean>;
+  /**
+   * Capability gc: take the lease `name` for `ttlMs`, or `undefined` while another holder's
+   * lease has not expired. Collectors hold `gc` while they run.
+   */
+  lease?(name: string, ttlMs: number): Promise<Lease | undefined>;
   /** Optional: a URL the client may be redirected to for a whole-blob GET (S3 presigned). */
   redirectUrl?(repository: string, digest: Digest): Promise<string | undefined>;
 }
@@ -309,11 +314,6 @@ export interface Storage {
   tags: TagStore;
   /** Capability catalog: repositories that hold at least one manifest, in byte order, paged. */
   repositories?(options: ListOptions): Promise<Page<string>>;
-  /**
-   * Capability gc: take the lease `name` for `ttlMs`, or `undefined` while another holder's
-   * lease has not expired.
-   */
-  lease?(name: string, ttlMs: number): Promise<Lease | undefined>;
   /** Optional: release resources (handles). */
   close?(): Promise<void>;
 }
@@ -338,6 +338,4 @@ export interface CollectableStorage extends FullStorage {
   blobs: BlobStore & Required<Omit<BlobStore, "redirectUrl">>;
   /** Manifests, with every member. */
   manifests: Required<ManifestStore>;
-  /** Take a lease. */
-  lease(name: string, ttlMs: number): Promise<Lease | undefined>;
 }

@@ -107,22 +107,22 @@ export function gcContract(t: ContractDefiner): void {
 
   t.test("gc: a lease has one holder until released or expired", needs, async (fresh) => {
     const s = gc(await fresh());
-    const first = await s.lease("gc", 10_000);
+    const first = await s.blobs.lease("gc", 10_000);
     assert.ok(first);
     assert.ok(first.expiresAt > Date.now());
-    assert.equal(await s.lease("gc", 10_000), undefined, "held");
-    const other = await s.lease("other", 10_000);
+    assert.equal(await s.blobs.lease("gc", 10_000), undefined, "held");
+    const other = await s.blobs.lease("other", 10_000);
     assert.ok(other, "names are independent");
     assert.equal(await first.renew(10_000), true);
     await first.release();
-    const second = await s.lease("gc", 60);
+    const second = await s.blobs.lease("gc", 60);
     assert.ok(second, "released: free again");
     await pause(120);
-    const third = await s.lease("gc", 10_000);
+    const third = await s.blobs.lease("gc", 10_000);
     assert.ok(third, "expired: free again");
     assert.equal(await second.renew(10_000), false, "an expired lease taken over cannot renew");
     await second.release(); // does not free the new holder's lease
-    assert.equal(await s.lease("gc", 10_000), undefined);
+    assert.equal(await s.blobs.lease("gc", 10_000), undefined);
     await third.release();
     await other.release();
   });

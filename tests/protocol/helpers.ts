@@ -176,10 +176,6 @@ export function recording(storage: Storage): { storage: Storage; calls: string[]
       calls.push("repositories");
       return list.call(storage, options);
     }),
-    lease: storage.lease && ((name, ttl) => {
-      calls.push("lease");
-      return storage.lease!(name, ttl);
-    }),
   };
   return { storage: wrapped, calls };
 }

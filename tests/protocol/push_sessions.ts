@@ -231,7 +231,6 @@ export function sessionTests({ fresh, group, makeStorage }: SuiteContext): void 
       manifests: inner.manifests,
       tags: inner.tags,
       repositories: (options) => inner.repositories(options),
-      lease: inner.lease && ((name, ttl) => inner.lease!(name, ttl)),
     };
   }
 

@@ -23,7 +23,7 @@ export async function writeLink(layout: FsLayout, repository: string, digest: Di
 }
 
 /** The blob store over `layout`. */
-export function fsBlobs(layout: FsLayout): Required<Omit<BlobStore, "redirectUrl">> {
+export function fsBlobs(layout: FsLayout): Required<Omit<BlobStore, "redirectUrl" | "lease">> {
   async function stat(repository: string, digest: Digest): Promise<BlobInfo | undefined> {
     const link = layout.link(repository, digest);
     const path = layout.blob(digest);

@@ -69,7 +69,7 @@ export function fsStorage(options: FsStorageOptions): CollectableStorage {
     for (const tag of await tags.all(repository)) await tags.deleteIf(repository, tag, digest);
   };
   return {
-    blobs: fsBlobs(layout),
+    blobs: { ...fsBlobs(layout), lease: fsLeases(layout) },
     uploads: fsUploads(layout),
     manifests: fsManifests(layout, untag),
     tags,
@@ -78,6 +78,5 @@ export function fsStorage(options: FsStorageOptions): CollectableStorage {
       await findRepositories(layout, layout.repositories, "", found);
       return pageOf(found, list);
     },
-    lease: fsLeases(layout),
   };
 }
