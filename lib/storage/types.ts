@@ -18,8 +18,8 @@
  * - referrers: `manifests.referrers`;
  * - catalog: `repositories`;
  * - purge: `uploads.purge`;
- * - gc (needs catalog and delete): `manifests.list`, `blobs.links`, `blobs.owners`, `blobs.list`, `blobs.touch`,
- *   `blobs.remove`, `blobs.lease`, and `blobs.unlink` honouring its `before` argument.
+ * - gc (needs catalog and delete): `manifests.list`, `blobs.links`, `blobs.owners`, `blobs.list`,
+ *   `blobs.touch`, `blobs.remove`, `blobs.lease`, and `blobs.unlink` honouring its `before`.
  * The registry answers what the spec gives for an absent capability (405 with `Allow`, a plain
  * upload session instead of a mount, 404 for referrers), as it does when an option turns it off.
  *
