@@ -43,7 +43,7 @@ for (let i = 0; i < total; i++) {
 }
 const seeded = Date.now() - seedStart;
 await new Promise((resolve) => setTimeout(resolve, 20));
-globalThis.gc?.();
+(globalThis as { gc?: () => void }).gc?.();
 const before = process.memoryUsage().rss;
 let peak = before;
 const sampler = setInterval(() => peak = Math.max(peak, process.memoryUsage().rss), 5);
