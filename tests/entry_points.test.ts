@@ -52,6 +52,7 @@ const CORE_MODULES = [
   "lib/runtime.ts",
   "lib/storage/capabilities.ts",
   "lib/storage/memory.ts",
+  "lib/storage/memory_lease.ts",
   "lib/storage/paging.ts",
   "lib/storage/types.ts",
   "lib/url_builder.ts",
@@ -137,6 +138,19 @@ test("fetch-registry/observe loads its own folder, the router and storage types;
   ];
   assert.deepEqual(problems, [], problems.join("\n"));
   assert.ok(graph.local.includes("lib/observe/with_metrics.ts"));
+});
+
+test("fetch-registry/gc loads the collector and the contract's capability check only", async () => {
+  const graph = await moduleGraph(PACKAGE_ENTRIES["./gc"]);
+  const problems = [
+    ...outside("fetch-registry/gc", graph.local, [
+      /^lib\/gc\//,
+      /^lib\/storage\/(capabilities|types)\.ts$/,
+    ]),
+    ...outside("fetch-registry/gc", graph.external, []),
+  ];
+  assert.deepEqual(problems, [], problems.join("\n"));
+  assert.ok(graph.local.includes("lib/gc/collect.ts"));
 });
 
 test("fetch-registry/server and /testing load no adapter but memory, no S3 client, no CLI", async () => {

@@ -50,7 +50,7 @@ readmeCheck("the README's test snippet runs the suite on that adapter with that 
   assert.match(readmeTest, /import \{ storageContract \} from "fetch-registry\/testing";/);
   assert.match(readmeTest, /import \{ appendOnlyStorage \} from "\.\/append_only_storage\.ts";/);
   assert.match(readmeTest, /storageContract\("append-only", \(\) => appendOnlyStorage\(\), \{/);
-  assert.deepEqual([...SKIP].sort(), ["catalog", "delete", "mount", "purge", "referrers"]);
+  assert.deepEqual([...SKIP].sort(), ["catalog", "delete", "gc", "mount", "purge", "referrers"]);
 });
 
 /**

@@ -476,7 +476,8 @@ s3("--storage s3://BUCKET/PREFIX?endpoint=&region= with AWS_* credentials", asyn
 s3.run();
 
 const contract = suite("s3 storage contract");
-storageContract("s3", () => s3Storage(optionsFor()), { test: contract });
+// Garbage collection on S3 (capability gc) is not there yet.
+storageContract("s3", () => s3Storage(optionsFor()), { test: contract, skip: ["gc"] });
 contract.run();
 protocolSuite("s3", () => s3Storage(optionsFor()));
 

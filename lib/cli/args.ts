@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { parseDuration } from "./duration.ts";
 import { DEFAULT_STORAGE_SPEC } from "./from_spec.ts";
 import type { ServerKind } from "../server/serve.ts";
 
@@ -10,6 +11,7 @@ import type { ServerKind } from "../server/serve.ts";
 export const USAGE = `fetch-registry: an OCI container registry
 
 Usage: fetch-registry [--host ADDRESS] [--port PORT] [--storage STORAGE] [--server KIND]
+       fetch-registry gc --storage STORAGE [--grace 1h] [--untagged] [--dry-run]  (gc --help)
 
 Options:
   --host ADDRESS     address to listen on (default 127.0.0.1; 0.0.0.0 for every interface)
@@ -19,6 +21,9 @@ Options:
                      AWS_SECRET_ACCESS_KEY
   --server KIND      auto (default: Bun.serve on Bun, node:http on Node and Deno), native
                      (Deno.serve / Bun.serve) or node (node:http on any runtime)
+  --gc-interval DURATION  collect garbage in the background every DURATION (30s, 10m, 1h, 7d),
+                     one replica at a time (the storage's lease); needs memory or fs storage
+  --upload-ttl DURATION   upload sessions older than this are refused and purged (default 24h)
   -h, --help         show this help
   -v, --version      print the version
 
@@ -71,6 +76,10 @@ export interface CliOptions {
   tlsCert?: string;
   /** `--tls-key`: PEM private key file of the certificate. */
   tlsKey?: string;
+  /** `--gc-interval`: ms between background garbage collections (none when absent). */
+  gcIntervalMs?: number;
+  /** `--upload-ttl`: the handler's `uploadTtlMs` (its default when absent). */
+  uploadTtlMs?: number;
   /** `-h`, `--help`. */
   help: boolean;
   /** `-v`, `--version`. */
@@ -135,6 +144,25 @@ export function parseArgs(
         value = args[++i];
       }
       setAuthFlag(options, authMatch[1] as AuthFlag, value);
+      continue;
+    }
+    const lifecycle = /^--(gc-interval|upload-ttl)(?:=(.*))?$/s.exec(arg);
+    if (lifecycle) {
+      let text = lifecycle[2];
+      if (text === undefined) {
+        if (i + 1 >= args.length) throw new UsageError(`--${lifecycle[1]} needs a value`);
+        text = args[++i];
+      }
+      const ms = parseDuration(text);
+      if (ms === undefined || ms === 0) {
+        throw new UsageError(
+          `--${lifecycle[1]} must be a duration like 30s, 10m, 1h or 7d, not ${
+            JSON.stringify(text)
+          }`,
+        );
+      }
+      if (lifecycle[1] === "gc-interval") options.gcIntervalMs = ms;
+      else options.uploadTtlMs = ms;
       continue;
     }
     const match = /^--(host|port|storage|server)(?:=(.*))?$/s.exec(arg);

@@ -28,6 +28,9 @@ import {
   AuthConfigError,
   exposureWarnings,
 } from "./auth_config.ts";
+import { runGc } from "./gc_command.ts";
+import { capabilitiesOf } from "../storage/capabilities.ts";
+import { type GcSchedule, scheduleGarbageCollection } from "../gc/schedule.ts";
 import { storageFromSpec, StorageSpecError } from "./from_spec.ts";
 import { packageVersion } from "./version.ts";
 
@@ -58,6 +61,13 @@ function fail(message: string, code: number): never {
 }
 
 async function main(): Promise<void> {
+  if (process.argv[2] === "gc") {
+    const code = await runGc(process.argv.slice(3), process.env, {
+      stdout: (text) => process.stdout.write(text),
+      stderr: (text) => process.stderr.write(text),
+    });
+    process.exit(code);
+  }
   let options: CliOptions;
   try {
     options = parseArgs(process.argv.slice(2), process.env);
@@ -76,6 +86,7 @@ async function main(): Promise<void> {
   // Signal handlers go in before the server starts, so that no signal can find the process
   // without them (a signal during start-up exits at once: nothing is in flight yet).
   let registry: StartedRegistry | undefined;
+  let schedule: GcSchedule | undefined;
   let stopping = false;
   const stop = (signal: string) => {
     if (!registry) process.exit(0);
@@ -89,7 +100,7 @@ async function main(): Promise<void> {
         STOP_TIMEOUT_MS / 1000
       } s)\n`,
     );
-    registry.close({ timeoutMs: STOP_TIMEOUT_MS }).then(
+    Promise.all([registry.close({ timeoutMs: STOP_TIMEOUT_MS }), schedule?.stop()]).then(
       () => process.exit(0),
       (error: unknown) => fail(`error while stopping: ${(error as Error)?.message ?? error}`, 1),
     );
@@ -112,12 +123,33 @@ async function main(): Promise<void> {
       storage: await storageFromSpec(options.storage, process.env),
       closeStorage: true,
       server: options.server,
+      ...(options.uploadTtlMs !== undefined ? { uploadTtlMs: options.uploadTtlMs } : {}),
       onRequest: (entry) => process.stdout.write(`${formatRequestLog(entry)}\n`),
     });
   } catch (error) {
     fail(describeStartError(error, options), 1);
   }
   const started = registry;
+  if (options.gcIntervalMs !== undefined && !capabilitiesOf(started.storage).gc) {
+    await started.close();
+    fail(`--gc-interval: storage ${options.storage} cannot collect garbage (memory and fs can)`, 1);
+  }
+  if (options.gcIntervalMs !== undefined) {
+    schedule = scheduleGarbageCollection(started.storage, {
+      intervalMs: options.gcIntervalMs,
+      ...(options.uploadTtlMs !== undefined ? { uploadTtlMs: options.uploadTtlMs } : {}),
+      onReport: (report) =>
+        process.stderr.write(
+          `fetch-registry: gc: ${report.manifests.deleted} manifests, ${report.links.deleted} ` +
+            `links, ${report.blobs.deleted} blobs (${report.bytesFreed} bytes) deleted in ` +
+            `${report.durationMs} ms${
+              report.errors.length ? `, ${report.errors.length} errors` : ""
+            }\n`,
+        ),
+      onError: (error) =>
+        process.stderr.write(`fetch-registry: gc failed: ${(error as Error)?.message ?? error}\n`),
+    });
+  }
   const pushHost = /^(0\.0\.0\.0|::|\[::\])$/.test(options.host)
     ? `127.0.0.1:${started.port}`
     : started.host;

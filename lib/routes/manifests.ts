@@ -105,7 +105,14 @@ export async function putManifest(ctx: RequestContext): Promise<Response> {
   if (ref.digest !== undefined && ref.digest !== digest) {
     throw new RegistryError("DIGEST_INVALID", { expected: ref.digest, actual: digest });
   }
-  await requireAll(parsed.blobs, async (d) => (await storage.blobs.stat(name, d)) !== undefined);
+  // With garbage collection, the touch both checks a reference and refreshes its link, so a
+  // collection that began before this PUT keeps what the manifest references (lib/gc).
+  await requireAll(
+    parsed.blobs,
+    ctx.capabilities.gc
+      ? (d) => storage.blobs.touch!(name, d)
+      : async (d) => (await storage.blobs.stat(name, d)) !== undefined,
+  );
   if (!settings.sparseIndexes) {
     await requireAll(
       parsed.manifests,

@@ -9,7 +9,14 @@
 import type { Storage } from "./types.ts";
 
 /** An optional capability of the storage contract. */
-export type CapabilityName = "push" | "mount" | "delete" | "referrers" | "catalog" | "purge";
+export type CapabilityName =
+  | "push"
+  | "mount"
+  | "delete"
+  | "referrers"
+  | "catalog"
+  | "purge"
+  | "gc";
 
 /** What an adapter provides (or a registry serves): one flag per optional capability. */
 export interface StorageCapabilities {
@@ -25,6 +32,11 @@ export interface StorageCapabilities {
   catalog: boolean;
   /** Purging expired upload sessions: `uploads.purge`. */
   purge: boolean;
+  /**
+   * Garbage collection (lib/gc): enumeration, touch, content removal and a lease; needs catalog
+   * and delete.
+   */
+  gc: boolean;
 }
 
 /** Every optional capability, in the order of the design table. */
@@ -35,6 +47,7 @@ export const CAPABILITY_NAMES: readonly CapabilityName[] = [
   "referrers",
   "catalog",
   "purge",
+  "gc",
 ];
 
 /** The members each capability covers, as `store.member` paths, all or none present. */
@@ -55,6 +68,15 @@ export const CAPABILITY_MEMBERS: Readonly<Record<CapabilityName, readonly string
   referrers: ["manifests.referrers"],
   catalog: ["repositories"],
   purge: ["uploads.purge"],
+  gc: [
+    "manifests.list",
+    "blobs.links",
+    "blobs.owners",
+    "blobs.list",
+    "blobs.touch",
+    "blobs.remove",
+    "blobs.lease",
+  ],
 };
 
 /** The members every adapter must have. */
@@ -114,7 +136,8 @@ export function hasMember(storage: Storage, path: string): boolean {
  * ```ts
  * capabilitiesOf(memoryStorage()); // every capability true
  * capabilitiesOf({ blobs: { stat, read }, manifests: { get }, tags: { get, list } });
- * // { push: false, mount: false, delete: false, referrers: false, catalog: false, purge: false }
+ * // { push: false, mount: false, delete: false, referrers: false, catalog: false, purge: false,
+ * //   gc: false }
  * ```
  */
 export function capabilitiesOf(storage: Storage): StorageCapabilities {
@@ -144,6 +167,8 @@ export function capabilitiesOf(storage: Storage): StorageCapabilities {
       }
     }
   }
+  // Garbage collection also lists repositories and unlinks: without them it is not there.
+  found.gc = found.gc && found.catalog && found.delete;
   return found;
 }
 
@@ -178,5 +203,6 @@ export function servedCapabilities(
     referrers: provided.referrers && switches.referrers,
     catalog: provided.catalog,
     purge: provided.purge && push,
+    gc: provided.gc,
   };
 }

@@ -11,18 +11,21 @@
  * @module
  */
 import { detectRuntime } from "../runtime.ts";
+import { memoryLeases } from "./memory_lease.ts";
 import { pageOf } from "./paging.ts";
 import {
   type BlobBody,
   type BlobInfo,
   type ByteRange,
+  type CollectableStorage,
   type CreateUploadOptions,
   type Descriptor,
   type Digest,
-  type FullStorage,
   type ListOptions,
   type ManifestRecord,
   type Page,
+  type StoredBlob,
+  type StoredEntry,
   type UploadInfo,
   UploadOffsetError,
 } from "./types.ts";
@@ -121,6 +124,8 @@ interface Content {
   /** The committed bytes: their chunks, or (with {@link BLOB_BODIES}) one Blob. */
   body: readonly Uint8Array[] | Blob;
   size: number;
+  /** Last stored, linked or touched (ms since epoch). */
+  touchedAt: number;
 }
 
 /** Keep a committed upload's chunks as content. */
@@ -129,6 +134,7 @@ function contentOf(chunks: Chunks): Content {
   return {
     body: BLOB_BODIES ? new Blob(list as Uint8Array<ArrayBuffer>[]) : list,
     size: chunks.size,
+    touchedAt: Date.now(),
   };
 }
 
@@ -152,8 +158,13 @@ function inner<K, V>(map: Map<string, Map<K, V>>, key: string): Map<K, V> {
   return m;
 }
 
+/** A stored manifest and when it was stored. */
+type StoredRecord = ManifestRecord & { storedAt: number };
+
+/** A copy of `record` (without the storage time) that shares no bytes with it. */
 function copyRecord(record: ManifestRecord): ManifestRecord {
-  return { ...record, bytes: record.bytes.slice() };
+  const { storedAt: _, ...rest } = record as StoredRecord;
+  return { ...rest, bytes: record.bytes.slice() };
 }
 
 /**
@@ -165,11 +176,12 @@ function copyRecord(record: ManifestRecord): ManifestRecord {
  * const registry = createRegistry({ storage: memoryStorage() });
  * ```
  */
-export function memoryStorage(): FullStorage {
+export function memoryStorage(): CollectableStorage {
   const contents = new Map<Digest, Content>();
-  const links = new Map<string, Set<Digest>>();
+  /** Per repository: linked digest → when linked or last touched. */
+  const links = new Map<string, Map<Digest, number>>();
   const sessions = new Map<string, Session>();
-  const manifests = new Map<string, Map<Digest, ManifestRecord>>();
+  const manifests = new Map<string, Map<Digest, StoredRecord>>();
   const referrers = new Map<string, Map<Digest, Map<Digest, Descriptor>>>();
   const tags = new Map<string, Map<string, Digest>>();
 
@@ -178,9 +190,10 @@ export function memoryStorage(): FullStorage {
   }
 
   function addLink(repository: string, digest: Digest): void {
-    let set = links.get(repository);
-    if (!set) links.set(repository, set = new Set());
-    set.add(digest);
+    const now = Date.now();
+    inner(links, repository).set(digest, now);
+    const c = contents.get(digest);
+    if (c) c.touchedAt = now;
   }
 
   function session(repository: string, id: string): Session | undefined {
@@ -209,8 +222,36 @@ export function memoryStorage(): FullStorage {
         addLink(repository, digest);
         return Promise.resolve({ digest, size: c.size });
       },
-      unlink(repository: string, digest: Digest): Promise<boolean> {
-        return Promise.resolve(links.get(repository)?.delete(digest) ?? false);
+      unlink(repository: string, digest: Digest, before?: number): Promise<boolean> {
+        const linkedAt = links.get(repository)?.get(digest);
+        if (linkedAt === undefined || (before !== undefined && linkedAt >= before)) {
+          return Promise.resolve(false);
+        }
+        return Promise.resolve(links.get(repository)!.delete(digest));
+      },
+      touch(repository: string, digest: Digest): Promise<boolean> {
+        if (!linked(repository, digest)) return Promise.resolve(false);
+        addLink(repository, digest);
+        return Promise.resolve(true);
+      },
+      async *links(repository: string): AsyncIterable<StoredEntry> {
+        for (const [digest, modifiedAt] of [...(links.get(repository) ?? [])]) {
+          yield { digest, modifiedAt };
+        }
+      },
+      async *owners(): AsyncIterable<string> {
+        for (const [repository, set] of [...links]) if (set.size > 0) yield repository;
+      },
+      async *list(): AsyncIterable<StoredBlob> {
+        for (const [digest, c] of [...contents]) {
+          yield { digest, size: c.size, modifiedAt: c.touchedAt };
+        }
+      },
+      lease: memoryLeases(),
+      remove(digest: Digest, before: number): Promise<boolean> {
+        const c = contents.get(digest);
+        if (!c || c.touchedAt >= before) return Promise.resolve(false);
+        return Promise.resolve(contents.delete(digest));
       },
     },
 
@@ -293,7 +334,7 @@ export function memoryStorage(): FullStorage {
 
     manifests: {
       put(repository: string, manifest: ManifestRecord): Promise<void> {
-        const record = copyRecord(manifest);
+        const record: StoredRecord = { ...copyRecord(manifest), storedAt: Date.now() };
         const repo = inner(manifests, repository);
         const previous = repo.get(record.digest);
         if (previous?.subject) {
@@ -327,6 +368,11 @@ export function memoryStorage(): FullStorage {
       referrers(repository: string, subject: Digest): Promise<Descriptor[]> {
         const found = referrers.get(repository)?.get(subject);
         return Promise.resolve(found ? [...found.values()].map((d) => ({ ...d })) : []);
+      },
+      async *list(repository: string): AsyncIterable<StoredEntry> {
+        for (const [digest, record] of [...(manifests.get(repository) ?? [])]) {
+          yield { digest, modifiedAt: record.storedAt };
+        }
       },
     },
 

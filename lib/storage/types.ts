@@ -17,7 +17,9 @@
  * - delete: `manifests.delete`, `tags.delete`, `blobs.unlink`;
  * - referrers: `manifests.referrers`;
  * - catalog: `repositories`;
- * - purge: `uploads.purge`.
+ * - purge: `uploads.purge`;
+ * - gc (needs catalog and delete): `manifests.list`, `blobs.links`, `blobs.owners`, `blobs.list`,
+ *   `blobs.touch`, `blobs.remove`, `blobs.lease`, and `blobs.unlink` honouring its `before`.
  * The registry answers what the spec gives for an absent capability (405 with `Allow`, a plain
  * upload session instead of a mount, 404 for referrers), as it does when an option turns it off.
  *
@@ -97,6 +99,33 @@ export interface ManifestRecord {
   referrer?: Descriptor;
 }
 
+/** A stored entry of an enumeration and when it was last written or touched. */
+export interface StoredEntry {
+  /** The manifest's or blob's digest. */
+  digest: Digest;
+  /** Last written or touched, milliseconds since the epoch. */
+  modifiedAt: number;
+}
+
+/** Stored blob content, as enumerated for garbage collection. */
+export interface StoredBlob extends StoredEntry {
+  /** Size in bytes. */
+  size: number;
+}
+
+/**
+ * A named lease held until it expires (capability gc): at most one holder per name at a time,
+ * across processes sharing the storage.
+ */
+export interface Lease {
+  /** When the lease runs out unless renewed, milliseconds since the epoch. */
+  readonly expiresAt: number;
+  /** Extend the lease to `ttlMs` from now; false when it was lost (expired and taken). */
+  renew(ttlMs: number): Promise<boolean>;
+  /** Give the lease up (idempotent; does nothing when it was lost). */
+  release(): Promise<void>;
+}
+
 /** Paging for ordered listings. */
 export interface ListOptions {
   /** Return only entries strictly after this one (byte order). */
@@ -146,8 +175,35 @@ export interface BlobStore {
   link?(repository: string, digest: Digest): Promise<BlobInfo | undefined>;
   /**
    * Capability delete: remove `repository`'s link. True if there was one. Content stays stored.
+   *
+   * Capability gc: with `before` (ms since epoch), only if the link was last made or touched
+   * before then, decided atomically against a concurrent {@link BlobStore.touch}, `link` or
+   * upload commit (one of them wins: either the touch fails or the link stays).
    */
-  unlink?(repository: string, digest: Digest): Promise<boolean>;
+  unlink?(repository: string, digest: Digest, before?: number): Promise<boolean>;
+  /**
+   * Capability gc: refresh the time of `repository`'s link to `digest`, and of the content, to
+   * now. False (and nothing changes) when the link or the content is gone. `link` and upload
+   * commit touch the same way. The handler touches every blob a manifest PUT references.
+   */
+  touch?(repository: string, digest: Digest): Promise<boolean>;
+  /** Capability gc: the links of `repository`, in no particular order, streamed. */
+  links?(repository: string): AsyncIterable<StoredEntry>;
+  /** Capability gc: every repository holding at least one link, in no particular order. */
+  owners?(): AsyncIterable<string>;
+  /** Capability gc: every stored blob content, in no particular order, streamed. */
+  list?(): AsyncIterable<StoredBlob>;
+  /**
+   * Capability gc: delete the content of `digest` if it was last written or touched before
+   * `before`, decided atomically against a concurrent touch, `link` or upload commit. The
+   * caller has made sure no repository links it. True if deleted.
+   */
+  remove?(digest: Digest, before: number): Promise<boolean>;
+  /**
+   * Capability gc: take the lease `name` for `ttlMs`, or `undefined` while another holder's
+   * lease has not expired. Collectors hold `gc` while they run.
+   */
+  lease?(name: string, ttlMs: number): Promise<Lease | undefined>;
   /** Optional: a URL the client may be redirected to for a whole-blob GET (S3 presigned). */
   redirectUrl?(repository: string, digest: Digest): Promise<string | undefined>;
 }
@@ -220,6 +276,8 @@ export interface ManifestStore {
    * `subject`.
    */
   referrers?(repository: string, subject: Digest): Promise<Descriptor[]>;
+  /** Capability gc: the manifests of `repository`, in no particular order, streamed. */
+  list?(repository: string): AsyncIterable<StoredEntry>;
 }
 
 /** Tags: names pointing to manifest digests. */
@@ -267,9 +325,17 @@ export interface FullStorage extends Storage {
   /** Upload sessions, with `purge`. */
   uploads: Required<UploadStore>;
   /** Manifests, with `put`, `delete` and `referrers`. */
-  manifests: Required<ManifestStore>;
+  manifests: Required<Omit<ManifestStore, "list">>;
   /** Tags, with `set` and `delete`. */
   tags: Required<TagStore>;
   /** Repositories that hold at least one manifest, in byte order, paged. */
   repositories(options: ListOptions): Promise<Page<string>>;
+}
+
+/** A storage adapter with every optional capability, garbage collection included. */
+export interface CollectableStorage extends FullStorage {
+  /** Blobs, with every member but `redirectUrl`. */
+  blobs: BlobStore & Required<Omit<BlobStore, "redirectUrl">>;
+  /** Manifests, with every member. */
+  manifests: Required<ManifestStore>;
 }

@@ -11,6 +11,7 @@
  */
 import assert from "node:assert/strict";
 import { blobContract } from "./contract_blobs.ts";
+import { gcContract } from "./contract_gc.ts";
 import { manifestContract } from "./contract_manifests.ts";
 import type { ContractDefiner } from "./contract_support.ts";
 import { tagContract } from "./contract_tags.ts";
@@ -147,6 +148,7 @@ export function storageContract(
     uploadContract(definer);
     manifestContract(definer);
     tagContract(definer);
+    gcContract(definer);
   }
 
   if (options.suite) options.suite(`${name} storage contract`, registerAll);

@@ -14,6 +14,7 @@
  */
 import { promises as fsp } from "node:fs";
 import { join } from "node:path";
+import { manifestsOf } from "./gc.ts";
 import { listOptional, readOptional, removeFile, syncDir, writeFileAtomic } from "./io.ts";
 import type { FsLayout } from "./paths.ts";
 import { readSmallFile } from "./small_files.ts";
@@ -99,5 +100,6 @@ export function fsManifests(
       }
       return found;
     },
+    list: (repository) => manifestsOf(layout, repository),
   };
 }

@@ -16,13 +16,14 @@ import { promises as fsp } from "node:fs";
 import { join } from "node:path";
 import { fsBlobs } from "./blobs.ts";
 import { listOptional } from "./io.ts";
+import { fsLeases } from "./lease.ts";
 import { fsManifests } from "./manifests.ts";
 import { FsLayout } from "./paths.ts";
 import { fsTags, hasManifests } from "./tags.ts";
 import { fsUploads } from "./uploads.ts";
 import { isValidName } from "../../grammar.ts";
 import { pageOf } from "../paging.ts";
-import type { FullStorage, ListOptions, Page } from "../types.ts";
+import type { CollectableStorage, ListOptions, Page } from "../types.ts";
 
 /** Options of {@link fsStorage}. */
 export interface FsStorageOptions {
@@ -61,14 +62,14 @@ async function findRepositories(
  * const registry = createRegistry({ storage: fsStorage({ root: "./data" }) });
  * ```
  */
-export function fsStorage(options: FsStorageOptions): FullStorage {
+export function fsStorage(options: FsStorageOptions): CollectableStorage {
   const layout = new FsLayout(options.root);
   const tags = fsTags(layout);
   const untag = async (repository: string, digest: string) => {
     for (const tag of await tags.all(repository)) await tags.deleteIf(repository, tag, digest);
   };
   return {
-    blobs: fsBlobs(layout),
+    blobs: { ...fsBlobs(layout), lease: fsLeases(layout) },
     uploads: fsUploads(layout),
     manifests: fsManifests(layout, untag),
     tags,

@@ -34,6 +34,7 @@
 import { promises as fsp, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { writeLink } from "./blobs.ts";
+import { touchFile } from "./gc.ts";
 import {
   ensureDir,
   isMissing,
@@ -109,7 +110,8 @@ function writeSize(dir: string, size: number): boolean {
  * `data`, cut off what failed appends left beyond `size`, fsync, link into `blobs/`.
  */
 async function storeBlob(dir: string, dest: string, size: number): Promise<void> {
-  if ((await sizeOptional(dest)) !== undefined) return; // stored once
+  // Stored once; the touch makes its time now, so a collection running meanwhile keeps it.
+  if (await touchFile(dest)) return;
   const sealed = join(dir, "sealed");
   try {
     await fsp.rename(join(dir, "data"), sealed);
@@ -128,12 +130,15 @@ async function storeBlob(dir: string, dest: string, size: number): Promise<void>
   } finally {
     await handle.close();
   }
-  try {
-    await withDir(dest, () => fsp.link(sealed, dest));
-  } catch (error) {
-    // The same content, stored meanwhile by another commit.
-    if ((error as { code?: string }).code !== "EEXIST") throw error;
-  }
+  // A collection may remove stale content between the link and the touch: link it again then.
+  do {
+    try {
+      await withDir(dest, () => fsp.link(sealed, dest));
+    } catch (error) {
+      // The same content, stored meanwhile by another commit.
+      if ((error as { code?: string }).code !== "EEXIST") throw error;
+    }
+  } while (!(await touchFile(dest)));
   await syncDir(dirname(dest));
 }
 
@@ -213,6 +218,7 @@ export function fsUploads(layout: FsLayout): Required<UploadStore> {
     repository: string,
     digest: Digest,
   ): Promise<BlobInfo | undefined> {
+    if (!(await touchFile(layout.blob(digest)))) return undefined;
     const size = await sizeOptional(layout.blob(digest));
     if (size === undefined) return undefined;
     await writeLink(layout, repository, digest);
