@@ -19,13 +19,22 @@ Options:
                      AWS_SECRET_ACCESS_KEY
   --server KIND      auto (default: Bun.serve on Bun, node:http on Node and Deno), native
                      (Deno.serve / Bun.serve) or node (node:http on any runtime)
+  --metrics          serve Prometheus metrics on /metrics
+  --metrics-port PORT  serve them on their own listener instead (same --host), not on the
+                     registry's port (implies --metrics)
+  --log-format FORMAT  text (default: one line per request) or json (one object per request,
+                     with the request id also sent back as X-Request-Id)
+  --notify URL       POST push/pull/delete/mount events to URL (repeatable)
+  --notify-config FILE  webhook endpoints as JSON: url, headers, timeout, backoff, filters
   -h, --help         show this help
   -v, --version      print the version
 
 Run it as \`fetch-registry\` (installed), \`npx fetch-registry\` (a project depending on it) or,
 in a clone of the repository, \`npm start -- [options]\` (npm keeps options before \`--\`).
 Logs one line per request: time method path status in=BYTES out=BYTES duration.
-SIGINT/SIGTERM: finish in-flight requests (up to 10 s), then exit; a second signal exits at once.`;
+Always answers GET /healthz (the process lives) and GET /readyz (storage answers within 2 s).
+SIGINT/SIGTERM: finish in-flight requests (up to 10 s), deliver queued notifications (up to 5 s),
+then exit; a second signal exits at once.`;
 
 /** The parsed command line. */
 export interface CliOptions {
@@ -37,6 +46,16 @@ export interface CliOptions {
   storage: string;
   /** `--server`: which server. */
   server: ServerKind;
+  /** `--metrics` (or `--metrics-port`): serve Prometheus metrics. */
+  metrics: boolean;
+  /** `--metrics-port`: serve metrics on this port instead of the registry's. */
+  metricsPort?: number;
+  /** `--log-format`: the access log's format. */
+  logFormat: "text" | "json";
+  /** `--notify` (repeatable): webhook URLs. */
+  notify: string[];
+  /** `--notify-config`: a webhook configuration file. */
+  notifyConfig?: string;
   /** `-h`, `--help`. */
   help: boolean;
   /** `-v`, `--version`. */
@@ -80,6 +99,9 @@ export function parseArgs(
     port: 5000,
     storage: DEFAULT_STORAGE_SPEC,
     server: "auto",
+    metrics: false,
+    logFormat: "text",
+    notify: [],
     help: false,
     version: false,
   };
@@ -91,6 +113,41 @@ export function parseArgs(
     }
     if (arg === "-v" || arg === "--version") {
       options.version = true;
+      continue;
+    }
+    // Observability flags (issue 15).
+    if (arg === "--metrics") {
+      options.metrics = true;
+      continue;
+    }
+    const observe = /^--(metrics-port|log-format|notify|notify-config)(?:=(.*))?$/s.exec(arg);
+    if (observe) {
+      const flag = observe[1];
+      let value = observe[2];
+      if (value === undefined) {
+        if (i + 1 >= args.length) throw new UsageError(`--${flag} needs a value`);
+        value = args[++i];
+      }
+      if (flag === "metrics-port") {
+        if (!/^\d{1,5}$/.test(value) || Number(value) > 65535) {
+          throw new UsageError(
+            `--metrics-port must be a number from 0 to 65535, not ${JSON.stringify(value)}`,
+          );
+        }
+        options.metrics = true;
+        options.metricsPort = Number(value);
+      } else if (flag === "log-format") {
+        if (value !== "text" && value !== "json") {
+          throw new UsageError(`--log-format must be text or json, not ${JSON.stringify(value)}`);
+        }
+        options.logFormat = value;
+      } else if (value === "") {
+        throw new UsageError(`--${flag} needs a value`);
+      } else if (flag === "notify") {
+        options.notify.push(value);
+      } else {
+        options.notifyConfig = value;
+      }
       continue;
     }
     const match = /^--(host|port|storage|server)(?:=(.*))?$/s.exec(arg);

@@ -17,16 +17,19 @@
  * @module
  */
 import process from "node:process";
-import { formatRequestLog } from "../server/log.ts";
 import { detectRuntime } from "../server/serve.ts";
 import { type StartedRegistry, startRegistry } from "../server/start.ts";
 import { AddressInUseError } from "../server/types.ts";
 import { type CliOptions, parseArgs, USAGE, UsageError } from "./args.ts";
 import { storageFromSpec, StorageSpecError } from "./from_spec.ts";
+import { type CliObservability, setUpObservability } from "./observe.ts";
 import { packageVersion } from "./version.ts";
 
 /** How long a graceful stop may wait for in-flight requests. */
 const STOP_TIMEOUT_MS = 10_000;
+
+/** How long a graceful stop may spend delivering queued webhook notifications. */
+const NOTIFY_DEADLINE_MS = 5_000;
 
 /** The one line shown for a failure to start. */
 function describeStartError(error: unknown, options: CliOptions): string {
@@ -70,6 +73,7 @@ async function main(): Promise<void> {
   // Signal handlers go in before the server starts, so that no signal can find the process
   // without them (a signal during start-up exits at once: nothing is in flight yet).
   let registry: StartedRegistry | undefined;
+  let observability: CliObservability | undefined;
   let stopping = false;
   const stop = (signal: string) => {
     if (!registry) process.exit(0);
@@ -83,23 +87,45 @@ async function main(): Promise<void> {
         STOP_TIMEOUT_MS / 1000
       } s)\n`,
     );
-    registry.close({ timeoutMs: STOP_TIMEOUT_MS }).then(
-      () => process.exit(0),
-      (error: unknown) => fail(`error while stopping: ${(error as Error)?.message ?? error}`, 1),
-    );
+    registry.close({ timeoutMs: STOP_TIMEOUT_MS })
+      .then(() => observability?.close(NOTIFY_DEADLINE_MS))
+      .then(
+        (notified) => {
+          if (notified && (notified.delivered > 0 || notified.dropped > 0)) {
+            process.stderr.write(
+              `fetch-registry: notifications at shutdown: ${notified.delivered} delivered, ` +
+                `${notified.dropped} dropped\n`,
+            );
+          }
+          process.exit(0);
+        },
+        (error: unknown) => fail(`error while stopping: ${(error as Error)?.message ?? error}`, 1),
+      );
   };
   process.on("SIGINT", () => stop("SIGINT"));
   process.on("SIGTERM", () => stop("SIGTERM"));
 
   try {
+    const storage = await storageFromSpec(options.storage, process.env);
+    const observe = observability = await setUpObservability(
+      options,
+      storage,
+      (line) => process.stdout.write(`${line}\n`),
+    );
     registry = await startRegistry({
       host: options.host,
       port: options.port,
-      storage: await storageFromSpec(options.storage, process.env),
+      storage: observe.storage,
       closeStorage: true,
       server: options.server,
-      onRequest: (entry) => process.stdout.write(`${formatRequestLog(entry)}\n`),
+      observer: observe.observer,
+      wrap: observe.wrap,
+      onRequest: observe.onRequest,
     });
+    const metricsServer = await observe.listenMetrics(options.host);
+    if (metricsServer) {
+      process.stdout.write(`fetch-registry metrics on ${metricsServer.url}/metrics\n`);
+    }
   } catch (error) {
     fail(describeStartError(error, options), 1);
   }
