@@ -14,7 +14,7 @@ import { suite } from "uvu";
 import type { EventEnvelope } from "../lib/observe/events.ts";
 import { detectRuntime } from "../lib/server/serve.ts";
 import { type ChildRun, LISTENING, spawnCli } from "./support/cli_process.ts";
-import { configBlob, describe, OCI_CONFIG, ociManifest, utf8 } from "./support/oci.ts";
+import { configBlob, describe, OCI_CONFIG, ociManifest } from "./support/oci.ts";
 import { type Sink, startSink } from "./support/sink.ts";
 
 const RUNTIME = detectRuntime();
