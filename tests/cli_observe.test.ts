@@ -11,6 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import assert from "node:assert/strict";
 import { suite } from "uvu";
+import { parseArgs, UsageError } from "../lib/cli/args.ts";
 import type { EventEnvelope } from "../lib/observe/events.ts";
 import { detectRuntime } from "../lib/server/serve.ts";
 import { type ChildRun, LISTENING, spawnCli } from "./support/cli_process.ts";
@@ -85,6 +86,30 @@ async function until(check: () => boolean, ms: number, what: string): Promise<vo
 function eventsOf(sink: Sink) {
   return sink.received.flatMap((r) => (r.json as EventEnvelope | undefined)?.events ?? []);
 }
+
+test("the flags parse, and bad values are usage errors", () => {
+  const o = parseArgs([
+    "--notify",
+    "http://a/",
+    "--notify=http://b/",
+    "--notify-config",
+    "n.json",
+    "--log-format=json",
+    "--metrics-port",
+    "9090",
+  ]);
+  assert.deepEqual(o.notify, ["http://a/", "http://b/"]);
+  assert.equal(o.notifyConfig, "n.json");
+  assert.equal(o.logFormat, "json");
+  assert.equal(o.metricsPort, 9090);
+  assert.equal(o.metrics, true, "--metrics-port implies --metrics");
+  const plain = parseArgs([]);
+  assert.deepEqual([plain.metrics, plain.logFormat, plain.notify], [false, "text", []]);
+  assert.throws(() => parseArgs(["--log-format", "xml"]), /--log-format must be text or json/);
+  assert.throws(() => parseArgs(["--metrics-port", "70000"]), UsageError);
+  assert.throws(() => parseArgs(["--notify"]), /--notify needs a value/);
+  assert.throws(() => parseArgs(["--notify="]), /--notify needs a value/);
+});
 
 test("--metrics: Prometheus text on /metrics with the request counters after a push", async () => {
   const { cli, url } = await start(["--metrics"]);
