@@ -83,7 +83,7 @@ async function notifyEndpoints(options: CliOptions): Promise<NotifyEndpoint[]> {
       endpoint = endpointFromUrl(url);
     } catch (error) {
       if (!(error instanceof NotifyConfigError)) throw error;
-      throw new NotifySetupError(`--notify ${JSON.stringify(url)}: ${error.message}`);
+      throw new NotifySetupError(error.message); // names --notify.url and the value
     }
     let name = endpoint.name;
     for (let n = 2; names.has(name); n++) name = `${endpoint.name}#${n}`;
