@@ -9,9 +9,10 @@
  * npx bun lib/cli/main.ts                    # Bun
  * ```
  *
- * Prints the address to push to, then one line per request (see {@link formatRequestLog}). On
- * SIGINT or SIGTERM it stops accepting connections, lets in-flight requests finish (at most 10 s)
- * and exits 0; a second signal exits at once. Failures to start are one line on stderr, exit 1;
+ * Prints the address to push to, then one line per request (`formatRequestLog`, or one JSON
+ * object with `--log-format json`); metrics, webhooks and health are wired in observe.ts. On
+ * SIGINT or SIGTERM it stops accepting connections, lets in-flight requests finish (at most 10 s),
+ * delivers queued webhook notifications (at most 5 s) and exits 0; a second signal exits at once. Failures to start are one line on stderr, exit 1;
  * a bad command line exits 2.
  *
  * @module
