@@ -25,7 +25,13 @@
  * on; events are not metrics, and their cost is delivery's, off the request path) served side by
  * side on 127.0.0.1 by this runtime's server (lib/server/serve.ts), and bench/load.ts (on Node,
  * 32 connections, 1 s warm-up, `--seconds` measured, default 3) driving each in turn for
- * `--rounds` rounds (order alternated); median req/s per variant and the ratio.
+ * `--rounds` rounds (order alternated); median req/s per variant and the ratio. `--load-cpus 1`
+ * runs the load generator under `taskset -c 1`; with the bench itself under `taskset -c 0`, server
+ * and load each have a core:
+ *
+ * ```sh
+ * taskset -c 0 npx tsx bench/metrics_overhead.ts --socket --load-cpus 1 --rounds 7 --seconds 3
+ * ```
  *
  * @module
  */
@@ -53,6 +59,11 @@ const ROUNDS = Number.isInteger(roundsArg) && roundsArg > 0 ? roundsArg : 7;
 const secondsArg = (() => {
   const i = process.argv.indexOf("--seconds");
   return i >= 0 ? Number(process.argv[i + 1]) : 3;
+})();
+/** `--load-cpus LIST`: run the load generator under `taskset -c LIST` (Linux), apart from the server. */
+const loadCpus = (() => {
+  const i = process.argv.indexOf("--load-cpus");
+  return i >= 0 ? process.argv[i + 1] : undefined;
 })();
 const MIN_CPU_TIME_NS = 200e6;
 
@@ -156,7 +167,11 @@ function load(url: string, method: string): Promise<number> {
     headers: accept,
   });
   return new Promise((resolve, reject) => {
-    const child = spawn("node", ["--import", "tsx", join(root, "bench", "load.ts"), spec], {
+    const argv = ["--import", "tsx", join(root, "bench", "load.ts"), spec];
+    const [command, args] = loadCpus
+      ? ["taskset", ["-c", loadCpus, "node", ...argv]]
+      : ["node", argv];
+    const child = spawn(command, args, {
       cwd: root,
       stdio: ["ignore", "pipe", "inherit"],
     });

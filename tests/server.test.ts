@@ -607,7 +607,7 @@ misc("the log line format", () => {
   const line = formatRequestLog(
     {
       method: "PATCH",
-      path: "/v2/a/blobs/uploads/x?y=1",
+      path: "/v2/a/blobs/uploads/x?digest=sha256:ab&X-Amz-Signature=s3cr3t&token",
       status: 202,
       bytesIn: 1048576,
       bytesOut: 0,
@@ -619,7 +619,8 @@ misc("the log line format", () => {
   );
   assert.equal(
     line,
-    "2026-01-02T03:04:05.006Z PATCH /v2/a/blobs/uploads/x?y=1 202 in=1048576 out=0 12ms",
+    "2026-01-02T03:04:05.006Z PATCH /v2/a/blobs/uploads/x?digest=sha256:ab&X-Amz-Signature=" +
+      "REDACTED&token 202 in=1048576 out=0 12ms",
   );
   const short = formatRequestLog(
     {

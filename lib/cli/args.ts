@@ -24,6 +24,13 @@ Options:
   --gc-interval DURATION  collect garbage in the background every DURATION (30s, 10m, 1h, 7d),
                      one replica at a time (the storage's lease); needs memory or fs storage
   --upload-ttl DURATION   upload sessions older than this are refused and purged (default 24h)
+  --metrics          serve Prometheus metrics on /metrics
+  --metrics-port PORT  serve them on their own listener instead (same --host), not on the
+                     registry's port (implies --metrics)
+  --log-format FORMAT  text (default: one line per request) or json (one object per request,
+                     with the request id also sent back as X-Request-Id)
+  --notify URL       POST push/pull/delete/mount events to URL (repeatable)
+  --notify-config FILE  webhook endpoints as JSON: url, headers, timeout, backoff, filters
   -h, --help         show this help
   -v, --version      print the version
 
@@ -44,7 +51,9 @@ Access control and TLS (README "## Access control"):
 Run it as \`fetch-registry\` (installed), \`npx fetch-registry\` (a project depending on it) or,
 in a clone of the repository, \`npm start -- [options]\` (npm keeps options before \`--\`).
 Logs one line per request: time method path status in=BYTES out=BYTES duration.
-SIGINT/SIGTERM: finish in-flight requests (up to 10 s), then exit; a second signal exits at once.`;
+Always answers GET /healthz (the process lives) and GET /readyz (storage answers within 2 s).
+SIGINT/SIGTERM: finish in-flight requests (up to 10 s), deliver queued notifications (up to 5 s),
+then exit; a second signal exits at once.`;
 
 /** The parsed command line. */
 export interface CliOptions {
@@ -80,6 +89,16 @@ export interface CliOptions {
   gcIntervalMs?: number;
   /** `--upload-ttl`: the handler's `uploadTtlMs` (its default when absent). */
   uploadTtlMs?: number;
+  /** `--metrics` (or `--metrics-port`): serve Prometheus metrics. */
+  metrics: boolean;
+  /** `--metrics-port`: serve metrics on this port instead of the registry's. */
+  metricsPort?: number;
+  /** `--log-format`: the access log's format. */
+  logFormat: "text" | "json";
+  /** `--notify` (repeatable): webhook URLs. */
+  notify: string[];
+  /** `--notify-config`: a webhook configuration file. */
+  notifyConfig?: string;
   /** `-h`, `--help`. */
   help: boolean;
   /** `-v`, `--version`. */
@@ -123,6 +142,9 @@ export function parseArgs(
     port: 5000,
     storage: DEFAULT_STORAGE_SPEC,
     server: "auto",
+    metrics: false,
+    logFormat: "text",
+    notify: [],
     help: false,
     version: false,
   };
@@ -163,6 +185,41 @@ export function parseArgs(
       }
       if (lifecycle[1] === "gc-interval") options.gcIntervalMs = ms;
       else options.uploadTtlMs = ms;
+      continue;
+    }
+    // Observability flags (issue 15).
+    if (arg === "--metrics") {
+      options.metrics = true;
+      continue;
+    }
+    const observe = /^--(metrics-port|log-format|notify|notify-config)(?:=(.*))?$/s.exec(arg);
+    if (observe) {
+      const flag = observe[1];
+      let value = observe[2];
+      if (value === undefined) {
+        if (i + 1 >= args.length) throw new UsageError(`--${flag} needs a value`);
+        value = args[++i];
+      }
+      if (flag === "metrics-port") {
+        if (!/^\d{1,5}$/.test(value) || Number(value) > 65535) {
+          throw new UsageError(
+            `--metrics-port must be a number from 0 to 65535, not ${JSON.stringify(value)}`,
+          );
+        }
+        options.metrics = true;
+        options.metricsPort = Number(value);
+      } else if (flag === "log-format") {
+        if (value !== "text" && value !== "json") {
+          throw new UsageError(`--log-format must be text or json, not ${JSON.stringify(value)}`);
+        }
+        options.logFormat = value;
+      } else if (value === "") {
+        throw new UsageError(`--${flag} needs a value`);
+      } else if (flag === "notify") {
+        options.notify.push(value);
+      } else {
+        options.notifyConfig = value;
+      }
       continue;
     }
     const match = /^--(host|port|storage|server)(?:=(.*))?$/s.exec(arg);

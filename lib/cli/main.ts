@@ -9,15 +9,15 @@
  * npx bun lib/cli/main.ts                    # Bun
  * ```
  *
- * Prints the address to push to, then one line per request (see {@link formatRequestLog}). On
- * SIGINT or SIGTERM it stops accepting connections, lets in-flight requests finish (at most 10 s)
- * and exits 0; a second signal exits at once. Failures to start are one line on stderr, exit 1;
+ * Prints the address to push to, then one line per request (`formatRequestLog`, or one JSON
+ * object with `--log-format json`); metrics, webhooks and health are wired in observe.ts. On
+ * SIGINT or SIGTERM it stops accepting connections, lets in-flight requests finish (at most 10 s),
+ * delivers queued webhook notifications (at most 5 s) and exits 0; a second signal exits at once. Failures to start are one line on stderr, exit 1;
  * a bad command line exits 2.
  *
  * @module
  */
 import process from "node:process";
-import { formatRequestLog } from "../server/log.ts";
 import { detectRuntime } from "../server/serve.ts";
 import { type StartedRegistry, startRegistry } from "../server/start.ts";
 import { AddressInUseError } from "../server/types.ts";
@@ -32,10 +32,14 @@ import { runGc } from "./gc_command.ts";
 import { capabilitiesOf } from "../storage/capabilities.ts";
 import { type GcSchedule, scheduleGarbageCollection } from "../gc/schedule.ts";
 import { storageFromSpec, StorageSpecError } from "./from_spec.ts";
+import { type CliObservability, setUpObservability } from "./observe.ts";
 import { packageVersion } from "./version.ts";
 
 /** How long a graceful stop may wait for in-flight requests. */
 const STOP_TIMEOUT_MS = 10_000;
+
+/** How long a graceful stop may spend delivering queued webhook notifications. */
+const NOTIFY_DEADLINE_MS = 5_000;
 
 /** The one line shown for a failure to start. */
 function describeStartError(error: unknown, options: CliOptions): string {
@@ -87,6 +91,7 @@ async function main(): Promise<void> {
   // without them (a signal during start-up exits at once: nothing is in flight yet).
   let registry: StartedRegistry | undefined;
   let schedule: GcSchedule | undefined;
+  let observability: CliObservability | undefined;
   let stopping = false;
   const stop = (signal: string) => {
     if (!registry) process.exit(0);
@@ -100,10 +105,20 @@ async function main(): Promise<void> {
         STOP_TIMEOUT_MS / 1000
       } s)\n`,
     );
-    Promise.all([registry.close({ timeoutMs: STOP_TIMEOUT_MS }), schedule?.stop()]).then(
-      () => process.exit(0),
-      (error: unknown) => fail(`error while stopping: ${(error as Error)?.message ?? error}`, 1),
-    );
+    Promise.all([registry.close({ timeoutMs: STOP_TIMEOUT_MS }), schedule?.stop()])
+      .then(() => observability?.close(NOTIFY_DEADLINE_MS))
+      .then(
+        (notified) => {
+          if (notified && (notified.delivered > 0 || notified.dropped > 0)) {
+            process.stderr.write(
+              `fetch-registry: notifications at shutdown: ${notified.delivered} delivered, ` +
+                `${notified.dropped} dropped\n`,
+            );
+          }
+          process.exit(0);
+        },
+        (error: unknown) => fail(`error while stopping: ${(error as Error)?.message ?? error}`, 1),
+      );
   };
   process.on("SIGINT", () => stop("SIGINT"));
   process.on("SIGTERM", () => stop("SIGTERM"));
@@ -115,17 +130,29 @@ async function main(): Promise<void> {
     fail(describeStartError(error, options), 1);
   }
   try {
+    const storage = await storageFromSpec(options.storage, process.env);
+    const observe = observability = await setUpObservability(
+      options,
+      storage,
+      (line) => process.stdout.write(`${line}\n`),
+    );
     registry = await startRegistry({
       auth: access.auth,
       tls: access.tls,
       host: options.host,
       port: options.port,
-      storage: await storageFromSpec(options.storage, process.env),
+      storage: observe.storage,
       closeStorage: true,
       server: options.server,
       ...(options.uploadTtlMs !== undefined ? { uploadTtlMs: options.uploadTtlMs } : {}),
-      onRequest: (entry) => process.stdout.write(`${formatRequestLog(entry)}\n`),
+      observer: observe.observer,
+      wrap: observe.wrap,
+      onRequest: observe.onRequest,
     });
+    const metricsServer = await observe.listenMetrics(options.host);
+    if (metricsServer) {
+      process.stdout.write(`fetch-registry metrics on ${metricsServer.url}/metrics\n`);
+    }
   } catch (error) {
     fail(describeStartError(error, options), 1);
   }

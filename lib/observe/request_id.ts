@@ -7,6 +7,7 @@
 
 const SANE = /^[A-Za-z0-9._:@/+=-]{1,128}$/;
 const ids = new WeakMap<Request, string>();
+const origins = new WeakMap<Request, Request>();
 
 /** The header a request id travels in, both ways. */
 export const REQUEST_ID_HEADER = "X-Request-Id";
@@ -32,10 +33,28 @@ export function requestId(request: Request): string {
   return id;
 }
 
-/** Give `copy` (a Request rebuilt from `original`) the id `original` has, if it has one. */
+/**
+ * Give `copy` (a Request rebuilt from `original`) the id `original` has, if it has one, and
+ * remember `original` as its {@link originalRequest}.
+ */
 export function inheritRequestId(original: Request, copy: Request): void {
   const id = ids.get(original);
   if (id !== undefined) ids.set(copy, id);
+  origins.set(copy, originalRequest(original));
+}
+
+/**
+ * The Request a wrapper rebuilt `request` from (through {@link inheritRequestId}), followed back
+ * to the first; `request` itself when it was not rebuilt. What a server recorded about the
+ * request it received (its client address) is found on that one.
+ *
+ * @example
+ * ```ts
+ * const clientAddress = (request: Request) => remoteAddress(originalRequest(request));
+ * ```
+ */
+export function originalRequest(request: Request): Request {
+  return origins.get(request) ?? request;
 }
 
 /**

@@ -24,6 +24,7 @@ interface BunServer {
   readonly port: number;
   readonly hostname: string;
   stop(closeActiveConnections?: boolean): Promise<void>;
+  requestIP(request: Request): { address: string; port: number } | null;
 }
 interface BunServeOptions {
   port: number;
@@ -33,7 +34,7 @@ interface BunServeOptions {
   reusePort: boolean;
   maxRequestBodySize: number;
   idleTimeout: number;
-  fetch(request: Request): Response | Promise<Response>;
+  fetch(request: Request, server: BunServer): Response | Promise<Response>;
   error(error: unknown): Response;
 }
 interface BunGlobal {
@@ -115,8 +116,11 @@ export function serveBun(
       reusePort: false,
       maxRequestBodySize: Number.MAX_SAFE_INTEGER,
       idleTimeout: Math.min(BUN_MAX_IDLE_TIMEOUT_S, Math.max(1, Math.ceil(idleMs / 1000))),
-      // Only the request: Bun passes the server as a second argument.
-      fetch: (request) => instrumented(request),
+      fetch(request, self) {
+        const peer = self.requestIP(request);
+        const remoteAddr = peer ? formatHost(peer.address, peer.port) : undefined;
+        return instrumented(request, undefined, remoteAddr);
+      },
       error(error) {
         onError(error);
         return new Response("internal server error\n", { status: 500 });

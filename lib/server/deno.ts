@@ -30,7 +30,10 @@ interface DenoServeOptions {
   hostname: string;
   onListen(addr: unknown): void;
   onError(error: unknown): Response | Promise<Response>;
-  handler(request: Request, info?: { completed?: Promise<void> }): Response | Promise<Response>;
+  handler(
+    request: Request,
+    info?: { completed?: Promise<void>; remoteAddr?: { hostname?: string; port?: number } },
+  ): Response | Promise<Response>;
 }
 interface DenoGlobal {
   serve(options: DenoServeOptions): DenoServer;
@@ -107,11 +110,15 @@ export function serveDeno(
           inFlight--;
           if (draining && inFlight === 0) drained?.();
         };
+        const peer = info?.remoteAddr;
+        const remoteAddr = peer?.hostname !== undefined
+          ? formatHost(peer.hostname, peer.port ?? 0)
+          : undefined;
         if (info?.completed) {
           info.completed.then(done, done);
-          return serveHandler(request, info.completed);
+          return serveHandler(request, info.completed, remoteAddr);
         }
-        return Promise.resolve(serveHandler(request)).finally(done);
+        return Promise.resolve(serveHandler(request, undefined, remoteAddr)).finally(done);
       },
     });
   } catch (error) {

@@ -3,12 +3,42 @@
  *
  * @module
  */
+import { LOGGED_QUERY_PARAMETERS, REDACTED } from "../observe/redact.ts";
 import type { RequestLogEntry } from "./types.ts";
+
+function decodedName(raw: string): string {
+  try {
+    return decodeURIComponent(raw.replace(/\+/g, " "));
+  } catch {
+    return raw;
+  }
+}
+
+/**
+ * The target as logged: the path, and the query with every value but the registry's own
+ * parameters replaced by `REDACTED` (signed URLs, tokens; as the JSON log does); an absolute-form
+ * target loses its scheme, host and userinfo.
+ */
+function loggedTarget(target: string): string {
+  const path = target.startsWith("/")
+    ? target
+    : target.replace(/^[a-z][a-z0-9+.-]*:\/\/[^/?#]*/i, "");
+  const q = path.indexOf("?");
+  if (q < 0) return path || "/";
+  const query = path.slice(q + 1).split("&").map((part) => {
+    const eq = part.indexOf("=");
+    const name = eq < 0 ? part : part.slice(0, eq);
+    if (eq < 0 || LOGGED_QUERY_PARAMETERS.has(decodedName(name))) return part;
+    return `${name}=${REDACTED}`;
+  });
+  return `${path.slice(0, q) || "/"}?${query.join("&")}`;
+}
 
 /**
  * Format one request as a log line:
  * `<ISO time> <method> <path> <status> in=<bytes> out=<bytes> <ms>ms`, with ` aborted` appended
- * when the client went away first. `in` counts the request body bytes received, `out` the response
+ * when the client went away first. Query values other than the registry's own parameters are
+ * logged as `REDACTED` (see `redactedTarget`). `in` counts the request body bytes received, `out` the response
  * body bytes sent.
  *
  * @example
@@ -25,7 +55,7 @@ export function formatRequestLog(entry: RequestLogEntry, now: Date = new Date())
   // Request targets never hold spaces or controls on a valid request; keep one entry per line
   // even for a hostile one.
   // deno-lint-ignore no-control-regex
-  const path = entry.path.replace(/[\s\x00-\x1f\x7f]/g, (c) => encodeURIComponent(c));
+  const path = loggedTarget(entry.path).replace(/[\s\x00-\x1f\x7f]/g, (c) => encodeURIComponent(c));
   const line = `${now.toISOString()} ${entry.method} ${path} ${entry.status} in=${entry.bytesIn} ` +
     `out=${entry.bytesOut} ${ms}ms`;
   return entry.aborted ? `${line} aborted` : line;

@@ -5,6 +5,7 @@
  * @module
  */
 
+import { setRemoteAddress } from "./remote_address.ts";
 import type { FetchHandler, RequestLogEntry } from "./types.ts";
 
 /** How a metered stream ended. */
@@ -67,10 +68,14 @@ export interface InstrumentOptions {
   trustResponseLength?: boolean;
 }
 
-/** A fetch handler that may be told when the server has finished sending its response. */
+/**
+ * A fetch handler that may be told when the server has finished sending its response, and the
+ * client's address (recorded for `remoteAddress`, remote_address.ts).
+ */
 export type InstrumentedHandler = (
   request: Request,
   sent?: PromiseLike<unknown>,
+  remoteAddr?: string,
 ) => Promise<Response>;
 
 /**
@@ -84,8 +89,17 @@ export function instrumentHandler(
   options: InstrumentOptions,
 ): InstrumentedHandler {
   const { onRequest, onBytes, trustResponseLength } = options;
-  if (!onRequest && !onBytes) return async (request) => await handler(request);
-  return async (request: Request, sent?: PromiseLike<unknown>): Promise<Response> => {
+  if (!onRequest && !onBytes) {
+    return async (request, _sent, remoteAddr) => {
+      setRemoteAddress(request, remoteAddr);
+      return await handler(request);
+    };
+  }
+  return async (
+    request: Request,
+    sent?: PromiseLike<unknown>,
+    remoteAddr?: string,
+  ): Promise<Response> => {
     const started = performance.now();
     let path = "";
     if (onRequest) {
@@ -125,7 +139,10 @@ export function instrumentHandler(
         bytes: bytesIn + bytesOut,
         ms: performance.now() - started,
         aborted,
+        request,
+        remoteAddr,
       });
+    setRemoteAddress(request, remoteAddr);
     const response = await handler(request);
     const length = response.headers.get("Content-Length");
     const noBody = request.method === "HEAD" || response.status === 204 || response.status === 304;

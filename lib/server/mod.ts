@@ -22,3 +22,4 @@ export { serveDeno } from "./deno.ts";
 export { serveBun } from "./bun.ts";
 export * from "./types.ts";
 export { formatRequestLog, REQUEST_LOG_PATTERN } from "./log.ts";
+export { remoteAddress } from "./remote_address.ts";

@@ -21,6 +21,7 @@ import type { AddressInfo, Socket } from "node:net";
 import { createGcNudge, defaultGcNudgeBytes } from "./gc_nudge.ts";
 import { ConnectionTracker } from "./node_connections.ts";
 import { type Exchange, writeResponse } from "./node_response.ts";
+import { setRemoteAddress } from "./remote_address.ts";
 import {
   AddressInUseError,
   ClientAbortError,
@@ -105,6 +106,12 @@ function toRequest(
   return new Request(url, init);
 }
 
+/** `ip:port` of the socket's peer (IPv6 in brackets), or undefined once it is gone. */
+function peerAddress(socket: Socket): string | undefined {
+  const ip = socket.remoteAddress;
+  return ip === undefined ? undefined : formatHost(ip, socket.remotePort ?? 0);
+}
+
 /**
  * After the response, drop whatever is left of a request body the handler did not read (an early
  * error answer), so the socket is not left paused and the connection can serve the next request.
@@ -152,6 +159,8 @@ export function serveNode(
     const socket = req.socket;
     connections.started(socket);
     const exchange: Exchange = { bytesIn: 0, bytesOut: 0, status: 0, onBytes: nudge };
+    const remoteAddr = peerAddress(socket);
+    let request: Request | undefined;
     req.on("error", () => {});
     res.on("error", () => {});
     res.once("finish", () => discardUnreadBody(req));
@@ -168,14 +177,17 @@ export function serveNode(
           bytes: exchange.bytesIn + exchange.bytesOut,
           ms: performance.now() - started,
           aborted,
+          request,
+          remoteAddr,
         };
         onRequest(entry);
       }
       connections.finished(socket);
     });
-    let request: Request;
+    let built: Request;
     try {
-      request = toRequest(req, exchange, origin, scheme);
+      request = built = toRequest(req, exchange, origin, scheme);
+      setRemoteAddress(built, remoteAddr);
     } catch {
       exchange.status = 400;
       res.writeHead(400, { "content-type": "text/plain", "connection": "close" });
@@ -183,7 +195,7 @@ export function serveNode(
       return;
     }
     Promise.resolve()
-      .then(() => handler(request))
+      .then(() => handler(built))
       .catch((error: unknown) => {
         onError(error);
         return new Response("internal server error\n", { status: 500 });

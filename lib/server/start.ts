@@ -4,11 +4,16 @@
  *
  * @module
  */
-import { createRegistry, type RegistryOptions } from "../registry.ts";
+import { createRegistry, type Registry, type RegistryOptions } from "../registry.ts";
 import { memoryStorage } from "../storage/memory.ts";
 import type { Storage } from "../storage/types.ts";
 import { serve, type ServerKind } from "./serve.ts";
-import { ClientAbortError, type RunningServer, type ServeOptions } from "./types.ts";
+import {
+  ClientAbortError,
+  type FetchHandler,
+  type RunningServer,
+  type ServeOptions,
+} from "./types.ts";
 
 /** Options of {@link startRegistry}: the registry's options, where to listen, and logging. */
 export interface StartRegistryOptions
@@ -24,6 +29,11 @@ export interface StartRegistryOptions
   closeStorage?: boolean;
   /** Which server: `auto` (default), `native` or `node`; see `serve` in serve.ts. */
   server?: ServerKind;
+  /**
+   * Wrap the registry before it is served (e.g. `withMetrics`, `withRequestId` from
+   * fetch-registry/observe); its `fetch` is what the server calls. Default: the registry itself.
+   */
+  wrap?: (registry: Registry) => { fetch: FetchHandler };
 }
 
 /** A running registry. */
@@ -56,6 +66,7 @@ export async function startRegistry(options: StartRegistryOptions = {}): Promise
     server: serverKind,
     closeStorage,
     tls,
+    wrap,
     ...rest
   } = options;
   const storage = storageOption ?? memoryStorage();
@@ -75,7 +86,8 @@ export async function startRegistry(options: StartRegistryOptions = {}): Promise
   });
   let server: RunningServer;
   try {
-    server = await serve(registry.fetch, {
+    const served = wrap ? wrap(registry) : registry;
+    server = await serve((request) => served.fetch(request), {
       hostname: host,
       port: port ?? 0,
       idleTimeoutMs,

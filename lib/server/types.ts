@@ -4,7 +4,10 @@
  * @module
  */
 
-/** A Web-standard fetch handler, such as `createRegistry().fetch`. */
+/**
+ * A Web-standard fetch handler, such as `createRegistry().fetch`. The client's address of a
+ * request a server passes is `remoteAddress(request)` (remote_address.ts).
+ */
 export type FetchHandler = (request: Request) => Response | Promise<Response>;
 
 /** One finished request, as the servers report it to {@link ServeOptions.onRequest}. */
@@ -25,6 +28,10 @@ export interface RequestLogEntry {
   ms: number;
   /** True when the client went away before the response was complete. */
   aborted: boolean;
+  /** The Request given to the handler (absent when none could be built from the request). */
+  request?: Request;
+  /** The client's address, `ip:port`, when the server knows it. */
+  remoteAddr?: string;
 }
 
 /** Options every server takes. */
