@@ -10,6 +10,11 @@ import type { RegistryMetrics } from "./metrics.ts";
 
 type AnyFunction = (...args: unknown[]) => unknown;
 
+/**
+ * `fn` timed as `operation`: a promise until it settles, an async iterable (the gc capability's
+ * enumerations) until its iteration ends, anything else at once. Failures are counted, except
+ * an offset conflict, which is the contract's answer to a race, not a storage failure.
+ */
 function timed(
   metrics: RegistryMetrics,
   operation: string,
@@ -17,18 +22,55 @@ function timed(
   self: unknown,
 ): AnyFunction {
   const { storageDuration, storageErrors } = metrics;
-  return async function (...args: unknown[]) {
-    const start = performance.now();
-    try {
-      return await fn.apply(self, args);
-    } catch (error) {
-      // An offset conflict is the contract's answer to a race, not a storage failure.
-      if (!(error instanceof UploadOffsetError)) storageErrors.inc(operation);
-      throw error;
-    } finally {
-      storageDuration.observe(operation, (performance.now() - start) / 1e3);
-    }
+  const failed = (error: unknown) => {
+    if (!(error instanceof UploadOffsetError)) storageErrors.inc(operation);
   };
+  return function (...args: unknown[]) {
+    const start = performance.now();
+    const observe = () => storageDuration.observe(operation, (performance.now() - start) / 1e3);
+    let result: unknown;
+    try {
+      result = fn.apply(self, args);
+    } catch (error) {
+      failed(error);
+      observe();
+      throw error;
+    }
+    if (typeof (result as PromiseLike<unknown> | undefined)?.then === "function") {
+      return (result as Promise<unknown>).then(
+        (value) => {
+          observe();
+          return value;
+        },
+        (error: unknown) => {
+          failed(error);
+          observe();
+          throw error;
+        },
+      );
+    }
+    if (result !== null && typeof result === "object" && Symbol.asyncIterator in result) {
+      return timedIteration(result as AsyncIterable<unknown>, failed, observe);
+    }
+    observe();
+    return result;
+  };
+}
+
+/** `items`, with `observe` called when the iteration ends and failures passed to `failed`. */
+async function* timedIteration<T>(
+  items: AsyncIterable<T>,
+  failed: (error: unknown) => void,
+  observe: () => void,
+): AsyncGenerator<T> {
+  try {
+    yield* items;
+  } catch (error) {
+    failed(error);
+    throw error;
+  } finally {
+    observe();
+  }
 }
 
 /** Every property name of `target` and its prototypes (not Object.prototype's). */
