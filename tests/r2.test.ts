@@ -24,7 +24,7 @@ import { digestOf } from "../lib/testing/content.ts";
 import { bytesOf, chunksOf, readAll } from "../lib/testing/contract_support.ts";
 import { storageContract } from "../lib/testing/storage_contract.ts";
 import { protocolSuite } from "./protocol/mod.ts";
-import { dispatcher, remoteR2Storage } from "./support/r2_remote.ts";
+import { dispatcher, forward, remoteR2Storage } from "./support/r2_remote.ts";
 import { bundleWorker, startWorkerd } from "./support/workerd.ts";
 import type { Miniflare } from "miniflare";
 
@@ -53,27 +53,7 @@ function workerRegistry(options: RegistryOptions): Registry {
   if (prefix === undefined) return createRegistry(options);
   const { storage: _, logger: __, ...rest } = options;
   const headers = { "x-test-prefix": prefix, "x-test-options": JSON.stringify(rest) };
-  return {
-    storage,
-    async fetch(request: Request): Promise<Response> {
-      const h = new Headers(request.headers);
-      for (const [k, v] of Object.entries(headers)) h.set(k, v);
-      const body = request.body ? await request.arrayBuffer() : undefined;
-      const res = await dispatch(request.url, {
-        method: request.method,
-        headers: h,
-        body: body === undefined ? undefined : new Uint8Array(body),
-        redirect: "manual",
-      });
-      // Miniflare answers with its own (undici's) Response class: hand on a runtime one.
-      const bytes = request.method === "HEAD" ? null : new Uint8Array(await res.arrayBuffer());
-      return new Response(bytes && bytes.byteLength > 0 ? bytes : null, {
-        status: res.status,
-        statusText: res.statusText,
-        headers: res.headers,
-      });
-    },
-  };
+  return { storage, fetch: forward(dispatch, headers) };
 }
 
 const contract = suite("r2 storage contract (in workerd)");

@@ -61,7 +61,7 @@ export function createWorker(options: WorkerOptions = {}): RegistryWorker {
           return Promise.resolve(
             Response.json(
               { errors: [{ code: "UNAVAILABLE", message: "storage is not configured" }] },
-              { status: 503 },
+              { status: 503, headers: { "Docker-Distribution-API-Version": "registry/2.0" } },
             ),
           );
         }

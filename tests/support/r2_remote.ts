@@ -115,3 +115,35 @@ export function remoteR2Storage(dispatch: Dispatch, prefix: string): FullStorage
     repositories: fn("repositories"),
   };
 }
+
+/**
+ * A fetch handler that sends each request to the Worker with `extra` headers, answering with a
+ * Response of this runtime (Miniflare answers with undici's own class).
+ *
+ * @example
+ * ```ts
+ * const registry = { fetch: forward(dispatcher(mf)) };
+ * ```
+ */
+export function forward(
+  dispatch: Dispatch,
+  extra: Record<string, string> = {},
+): (request: Request) => Promise<Response> {
+  return async (request) => {
+    const headers = new Headers(request.headers);
+    for (const [k, v] of Object.entries(extra)) headers.set(k, v);
+    const body = request.body ? new Uint8Array(await request.arrayBuffer()) : undefined;
+    const res = await dispatch(request.url, {
+      method: request.method,
+      headers,
+      body,
+      redirect: "manual",
+    });
+    const bytes = request.method === "HEAD" ? null : new Uint8Array(await res.arrayBuffer());
+    return new Response(bytes && bytes.byteLength > 0 ? bytes : null, {
+      status: res.status,
+      statusText: res.statusText,
+      headers: res.headers,
+    });
+  };
+}
