@@ -67,7 +67,10 @@ export async function writeSegment(
   partSize: number,
   onPart?: () => Promise<void>,
 ): Promise<Segment | undefined> {
+  // Until the first part is full the bytes stay as received (most appends are small); from
+  // then on they are copied into one part buffer, reused for every part.
   let chunks: Uint8Array[] = [];
+  let part: Uint8Array | undefined;
   let buffered = 0;
   let total = 0;
   let upload: R2MultipartUpload | undefined;
@@ -82,15 +85,19 @@ export async function writeSegment(
       let rest = chunk;
       while (rest.byteLength > 0) {
         const take = Math.min(rest.byteLength, partSize - buffered);
-        chunks.push(rest.subarray(0, take));
+        if (part) part.set(rest.subarray(0, take), buffered);
+        else chunks.push(rest.subarray(0, take));
         buffered += take;
         total += take;
         rest = rest.subarray(take);
         if (buffered === partSize) {
-          const part = concat(chunks, buffered);
-          chunks = [];
-          buffered = 0;
+          if (!part) {
+            part = concat(chunks, buffered);
+            if (part === chunks[0]) part = part.slice();
+            chunks = [];
+          }
           await flushPart(part);
+          buffered = 0;
         }
       }
     }
@@ -99,8 +106,9 @@ export async function writeSegment(
       await bucket.put(key, concat(chunks, buffered));
       return { key, size: total };
     }
-    if (buffered > 0) await flushPart(concat(chunks, buffered));
+    if (buffered > 0) await flushPart(part ? part.subarray(0, buffered) : concat(chunks, buffered));
     chunks = [];
+    part = undefined;
     await upload.complete(parts);
     return { key, size: total };
   } catch (error) {
