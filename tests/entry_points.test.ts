@@ -125,6 +125,30 @@ test("fetch-registry/s3 loads its own folder, the S3 client and aws4fetch", asyn
   assert.ok(graph.local.includes("lib/s3/client.ts"));
 });
 
+test("fetch-registry/r2 loads its own folder and the storage types: no node: module, no package", async () => {
+  // It runs inside a Worker: only Web APIs and the R2 binding.
+  const graph = await moduleGraph(PACKAGE_ENTRIES["./r2"]);
+  const problems = [
+    ...outside("fetch-registry/r2", graph.local, [/^lib\/storage\/r2\//, ...ADAPTER_SHARED]),
+    ...outside("fetch-registry/r2", graph.external, []),
+  ];
+  assert.deepEqual(problems, [], problems.join("\n"));
+  assert.ok(graph.local.includes("lib/storage/r2/mod.ts"));
+});
+
+test("fetch-registry/workers loads the core and the R2 adapter; of node: only node:crypto", async () => {
+  const graph = await moduleGraph(PACKAGE_ENTRIES["./workers"]);
+  const problems = [
+    ...graph.local.filter((m) => /^lib\/(server|cli|s3|storage\/(fs|s3))\//.test(m)).map((m) =>
+      `fetch-registry/workers loads ${m}`
+    ),
+    ...outside("fetch-registry/workers", graph.external, [/^itty-router$/, /^node:crypto$/]),
+  ];
+  assert.deepEqual(problems, [], problems.join("\n"));
+  assert.ok(graph.local.includes("lib/storage/r2/mod.ts"));
+  assert.ok(graph.local.includes("lib/registry.ts"));
+});
+
 test("fetch-registry/observe loads its own folder, the router and storage types; no node: module", async () => {
   // Metrics, events, health and logs run wherever the handler runs, Workers included.
   const graph = await moduleGraph(PACKAGE_ENTRIES["./observe"]);

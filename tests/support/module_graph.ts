@@ -21,6 +21,8 @@ export const PACKAGE_ENTRIES: Record<string, string> = {
   "./fs": "lib/storage/fs/mod.ts",
   "./s3": "lib/storage/s3/mod.ts",
   "./gc": "lib/gc/mod.ts",
+  "./r2": "lib/storage/r2/mod.ts",
+  "./workers": "lib/workers/mod.ts",
   "./server": "lib/server/mod.ts",
   "./observe": "lib/observe/mod.ts",
   "./testing": "lib/testing/mod.ts",

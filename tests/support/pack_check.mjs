@@ -7,7 +7,8 @@
  * into a fresh temporary project with npm, then, with plain `node` (no tsx, no TypeScript loader),
  * imports `fetch-registry`, creates a registry, pushes a blob and a manifest and pulls them back
  * through `fetch`, and imports every subpath (`/fs`: a push and pull on fsStorage; `/s3`;
- * `/server`: startRegistry on port 0; `/testing`). It also type-checks a small TypeScript consumer against the shipped `.d.ts` files, and
+ * `/server`: startRegistry on port 0; `/testing`; `/r2` and `/workers`: a Worker without its
+ * binding answers 503). It also type-checks a small TypeScript consumer against the shipped `.d.ts` files, and
  * runs the installed `fetch-registry` bin: `--help`, then serving on port 0 (a blob pushed and
  * pulled over HTTP, then SIGTERM and exit 0).
  *
@@ -323,10 +324,16 @@ const served = await fetch(running.url + "/v2/");
 await served.arrayBuffer();
 await running.close();
 if (served.status !== 200) fail("fetch-registry/server: GET /v2/ answered " + served.status);
-for (const name of ["fsStorage", "s3Storage", "startRegistry", "serve", "serveNode"]) {
+const r2Mod = await import("fetch-registry/r2");
+if (typeof r2Mod.r2Storage !== "function") fail("fetch-registry/r2: r2Storage is not exported");
+const workers = await import("fetch-registry/workers");
+if (typeof workers.createWorker !== "function") fail("fetch-registry/workers: createWorker is not exported");
+const unbound = await workers.createWorker().fetch(new Request("http://registry.test/v2/"), {});
+if (unbound.status !== 503) fail("fetch-registry/workers: a Worker without its binding answered " + unbound.status);
+for (const name of ["fsStorage", "s3Storage", "r2Storage", "createWorker", "startRegistry", "serve", "serveNode"]) {
   if (name in mod) fail("fetch-registry exports " + name + ": the core entry must stay slim");
 }
-console.log("pushed and pulled " + digest + " and manifest " + sha256(manifest) + "; /fs, /s3, /server, /testing load");
+console.log("pushed and pulled " + digest + " and manifest " + sha256(manifest) + "; /fs, /s3, /r2, /workers, /server, /testing load");
 `,
 );
 console.log(
@@ -342,6 +349,10 @@ import { fsStorage, type FsStorageOptions } from "fetch-registry/fs";
 import { s3Storage, type S3StorageOptions } from "fetch-registry/s3";
 import { startRegistry, type StartRegistryOptions } from "fetch-registry/server";
 import { createTestRegistry } from "fetch-registry/testing";
+import { r2Storage, type R2Bucket } from "fetch-registry/r2";
+import { createWorker, type RegistryWorker } from "fetch-registry/workers";
+export const r2 = (bucket: R2Bucket): Storage => r2Storage(bucket, { prefix: "p" });
+export const worker: RegistryWorker = createWorker({ binding: "B", registry: () => ({ readOnly: true }) });
 const fsOptions: FsStorageOptions = { root: "/tmp/x" };
 const s3Options: S3StorageOptions = {
   endpoint: "http://127.0.0.1:9", bucket: "b", region: "r", accessKeyId: "k", secretAccessKey: "s",

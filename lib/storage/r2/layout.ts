@@ -1,0 +1,84 @@
+/**
+ * The key layout of the R2 storage adapter, in one place. Under an optional prefix:
+ *
+ * ```
+ * blobs/<algorithm>/<hex>                           blob record: JSON {size, segments} (metadata size)
+ * data/<session>/<token>                            one segment: the bytes of one append
+ * repositories/<name>/_links/<digest>               a repository's link to a blob (metadata size)
+ * repositories/<name>/_manifests/<digest>           manifest bytes (Content-Type, metadata subject)
+ * repositories/<name>/_tags/<tag>                   body: the digest (metadata digest)
+ * repositories/<name>/_referrers/<subject>/<digest> body: the referrer's descriptor (JSON)
+ * catalog/<name>                                    marker: the repository holds a manifest
+ * uploads/<session>                                 upload session state (JSON, conditional writes)
+ * ```
+ *
+ * Repository path components never start with `_` (name grammar), so `_links`, `_tags`, ... never
+ * collide with a nested repository; tags never contain `/`.
+ *
+ * @module
+ */
+
+/** Key builders for one prefix. */
+export interface R2Layout {
+  /** The normalized prefix (`""` or ending with `/`). */
+  prefix: string;
+  /** A blob's record. */
+  blob(digest: string): string;
+  /** Prefix of one session's segments. */
+  segments(id: string): string;
+  /** One segment of a session. */
+  segment(id: string, token: string): string;
+  /** A repository's link to a blob. */
+  link(repository: string, digest: string): string;
+  /** A stored manifest. */
+  manifest(repository: string, digest: string): string;
+  /** Prefix of a repository's manifests. */
+  manifests(repository: string): string;
+  /** A tag. */
+  tag(repository: string, tag: string): string;
+  /** Prefix of a repository's tags. */
+  tags(repository: string): string;
+  /** A referrers-index entry. */
+  referrer(repository: string, subject: string, digest: string): string;
+  /** Prefix of the referrers of `subject`. */
+  referrers(repository: string, subject: string): string;
+  /** The catalog marker of a repository. */
+  catalogEntry(repository: string): string;
+  /** Prefix of all catalog markers. */
+  catalog: string;
+  /** Prefix of all upload session states. */
+  uploads: string;
+  /** An upload session's state. */
+  upload(id: string): string;
+}
+
+/**
+ * The layout under `prefix` (leading slashes dropped, a trailing one added).
+ *
+ * @example
+ * ```ts
+ * r2Layout("reg").tag("lib/app", "latest"); // "reg/repositories/lib/app/_tags/latest"
+ * ```
+ */
+export function r2Layout(prefix = ""): R2Layout {
+  const trimmed = prefix.replace(/^\/+/, "").replace(/\/+$/, "");
+  const p = trimmed ? `${trimmed}/` : "";
+  const repo = (name: string) => `${p}repositories/${name}/`;
+  return {
+    prefix: p,
+    blob: (digest) => `${p}blobs/${digest.replace(":", "/")}`,
+    segments: (id) => `${p}data/${id}/`,
+    segment: (id, token) => `${p}data/${id}/${token}`,
+    link: (name, digest) => `${repo(name)}_links/${digest}`,
+    manifest: (name, digest) => `${repo(name)}_manifests/${digest}`,
+    manifests: (name) => `${repo(name)}_manifests/`,
+    tag: (name, tag) => `${repo(name)}_tags/${tag}`,
+    tags: (name) => `${repo(name)}_tags/`,
+    referrer: (name, subject, digest) => `${repo(name)}_referrers/${subject}/${digest}`,
+    referrers: (name, subject) => `${repo(name)}_referrers/${subject}/`,
+    catalogEntry: (name) => `${p}catalog/${name}`,
+    catalog: `${p}catalog/`,
+    uploads: `${p}uploads/`,
+    upload: (id) => `${p}uploads/${id}`,
+  };
+}
