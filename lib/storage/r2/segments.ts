@@ -11,6 +11,7 @@
  * @module
  */
 import type { R2Bucket, R2MultipartUpload, R2UploadedPart } from "./binding.ts";
+import { concatStreams } from "../concat_stream.ts";
 
 /** One stored segment. */
 export interface Segment {
@@ -145,36 +146,12 @@ export function readSegments(
     if (from <= to) pieces.push({ key: segment.key, offset: from - at, length: to - from + 1 });
     at += segment.size;
   }
-  let index = 0;
-  let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
-  return new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      for (;;) {
-        if (!reader) {
-          const piece = pieces[index++];
-          if (!piece) {
-            controller.close();
-            return;
-          }
-          const object = await bucket.get(piece.key, {
-            range: { offset: piece.offset, length: piece.length },
-          });
-          if (!object) throw new Error(`segment ${piece.key} is missing`);
-          reader = object.body.getReader();
-        }
-        const { done, value } = await reader.read();
-        if (done) {
-          reader = undefined;
-          continue;
-        }
-        if (value.byteLength > 0) {
-          controller.enqueue(value);
-          return;
-        }
-      }
-    },
-    async cancel(reason) {
-      await reader?.cancel(reason);
-    },
+  return concatStreams(pieces.length, async (i) => {
+    const piece = pieces[i];
+    const object = await bucket.get(piece.key, {
+      range: { offset: piece.offset, length: piece.length },
+    });
+    if (!object) throw new Error(`segment ${piece.key} is missing`);
+    return object.body;
   });
 }

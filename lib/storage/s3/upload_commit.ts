@@ -16,6 +16,7 @@
  * @module
  */
 import { type BlobInfo, UploadOffsetError } from "../types.ts";
+import { concatStreams } from "../concat_stream.ts";
 import type { S3Client } from "../../s3/client.ts";
 import { S3Error } from "../../s3/errors.ts";
 import type { Layout } from "./layout.ts";
@@ -36,34 +37,10 @@ export interface CompleteContext {
 
 /** A stream of the objects `keys`, one after another, each fetched when the previous ends. */
 function concatObjects(s3: S3Client, keys: string[]): ReadableStream<Uint8Array> {
-  let index = 0;
-  let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
-  return new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      for (;;) {
-        if (!reader) {
-          if (index >= keys.length) {
-            controller.close();
-            return;
-          }
-          const object = await s3.getObject(keys[index++]);
-          if (!object) throw new Error(`upload object ${keys[index - 1]} is missing`);
-          reader = object.body.getReader();
-        }
-        const { done, value } = await reader.read();
-        if (done) {
-          reader = undefined;
-          continue;
-        }
-        if (value.byteLength > 0) {
-          controller.enqueue(value);
-          return;
-        }
-      }
-    },
-    async cancel(reason) {
-      await reader?.cancel(reason);
-    },
+  return concatStreams(keys.length, async (i) => {
+    const object = await s3.getObject(keys[i]);
+    if (!object) throw new Error(`upload object ${keys[i]} is missing`);
+    return object.body;
   });
 }
 
