@@ -96,7 +96,7 @@ test("fetch-registry (mod.ts) loads exactly the core and the memory adapter", as
 
 /** Shared storage modules an adapter may load besides its own folder. */
 const ADAPTER_SHARED = [
-  /^lib\/storage\/(types|paging|concat_stream)\.ts$/,
+  /^lib\/storage\/(types|paging|concat_stream|bucket_keys)\.ts$/,
   /^lib\/grammar\.ts$/,
   /^lib\/runtime\.ts$/,
 ];

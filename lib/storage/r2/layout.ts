@@ -17,37 +17,14 @@
  *
  * @module
  */
+import { type BucketKeys, bucketKeys } from "../bucket_keys.ts";
 
-/** Key builders for one prefix. */
-export interface R2Layout {
-  /** The normalized prefix (`""` or ending with `/`). */
-  prefix: string;
-  /** A blob's record. */
-  blob(digest: string): string;
+/** Key builders for one prefix: the shared bucket keys and the R2 adapter's own. */
+export interface R2Layout extends BucketKeys {
   /** Prefix of one session's segments. */
   segments(id: string): string;
   /** One segment of a session. */
   segment(id: string, token: string): string;
-  /** A repository's link to a blob. */
-  link(repository: string, digest: string): string;
-  /** A stored manifest. */
-  manifest(repository: string, digest: string): string;
-  /** Prefix of a repository's manifests. */
-  manifests(repository: string): string;
-  /** A tag. */
-  tag(repository: string, tag: string): string;
-  /** Prefix of a repository's tags. */
-  tags(repository: string): string;
-  /** A referrers-index entry. */
-  referrer(repository: string, subject: string, digest: string): string;
-  /** Prefix of the referrers of `subject`. */
-  referrers(repository: string, subject: string): string;
-  /** The catalog marker of a repository. */
-  catalogEntry(repository: string): string;
-  /** Prefix of all catalog markers. */
-  catalog: string;
-  /** Prefix of all upload session states. */
-  uploads: string;
   /** An upload session's state. */
   upload(id: string): string;
 }
@@ -61,24 +38,12 @@ export interface R2Layout {
  * ```
  */
 export function r2Layout(prefix = ""): R2Layout {
-  const trimmed = prefix.replace(/^\/+/, "").replace(/\/+$/, "");
-  const p = trimmed ? `${trimmed}/` : "";
-  const repo = (name: string) => `${p}repositories/${name}/`;
+  const keys = bucketKeys(prefix);
+  const p = keys.prefix;
   return {
-    prefix: p,
-    blob: (digest) => `${p}blobs/${digest.replace(":", "/")}`,
+    ...keys,
     segments: (id) => `${p}data/${id}/`,
     segment: (id, token) => `${p}data/${id}/${token}`,
-    link: (name, digest) => `${repo(name)}_links/${digest}`,
-    manifest: (name, digest) => `${repo(name)}_manifests/${digest}`,
-    manifests: (name) => `${repo(name)}_manifests/`,
-    tag: (name, tag) => `${repo(name)}_tags/${tag}`,
-    tags: (name) => `${repo(name)}_tags/`,
-    referrer: (name, subject, digest) => `${repo(name)}_referrers/${subject}/${digest}`,
-    referrers: (name, subject) => `${repo(name)}_referrers/${subject}/`,
-    catalogEntry: (name) => `${p}catalog/${name}`,
-    catalog: `${p}catalog/`,
-    uploads: `${p}uploads/`,
     upload: (id) => `${p}uploads/${id}`,
   };
 }

@@ -19,33 +19,10 @@
  *
  * @module
  */
+import { type BucketKeys, bucketKeys } from "../bucket_keys.ts";
 
-/** Key builders for one prefix. */
-export interface Layout {
-  /** The normalized prefix (`""` or ending with `/`). */
-  prefix: string;
-  /** Content of a blob. */
-  blob(digest: string): string;
-  /** A repository's link to a blob. */
-  link(repository: string, digest: string): string;
-  /** A stored manifest. */
-  manifest(repository: string, digest: string): string;
-  /** Prefix of a repository's manifests. */
-  manifests(repository: string): string;
-  /** A tag. */
-  tag(repository: string, tag: string): string;
-  /** Prefix of a repository's tags. */
-  tags(repository: string): string;
-  /** A referrers-index entry. */
-  referrer(repository: string, subject: string, digest: string): string;
-  /** Prefix of the referrers of `subject`. */
-  referrers(repository: string, subject: string): string;
-  /** The catalog marker of a repository. */
-  catalogEntry(repository: string): string;
-  /** Prefix of all catalog markers. */
-  catalog: string;
-  /** Prefix of all upload sessions. */
-  uploads: string;
+/** Key builders for one prefix: the shared bucket keys and the S3 upload session's own. */
+export interface Layout extends BucketKeys {
   /** Prefix of one upload session's objects. */
   upload(id: string): string;
   /** An upload session's state. */
@@ -65,21 +42,10 @@ export interface Layout {
  * ```
  */
 export function createLayout(prefix = ""): Layout {
-  const p = prefix.replace(/^\/+/, "").replace(/\/*$/, prefix.replace(/^\/+/, "") ? "/" : "");
-  const repo = (name: string) => `${p}repositories/${name}/`;
+  const keys = bucketKeys(prefix);
+  const p = keys.prefix;
   return {
-    prefix: p,
-    blob: (digest) => `${p}blobs/${digest.replace(":", "/")}`,
-    link: (name, digest) => `${repo(name)}_links/${digest}`,
-    manifest: (name, digest) => `${repo(name)}_manifests/${digest}`,
-    manifests: (name) => `${repo(name)}_manifests/`,
-    tag: (name, tag) => `${repo(name)}_tags/${tag}`,
-    tags: (name) => `${repo(name)}_tags/`,
-    referrer: (name, subject, digest) => `${repo(name)}_referrers/${subject}/${digest}`,
-    referrers: (name, subject) => `${repo(name)}_referrers/${subject}/`,
-    catalogEntry: (name) => `${p}catalog/${name}`,
-    catalog: `${p}catalog/`,
-    uploads: `${p}uploads/`,
+    ...keys,
     upload: (id) => `${p}uploads/${id}/`,
     uploadState: (id) => `${p}uploads/${id}/state`,
     uploadData: (id) => `${p}uploads/${id}/data`,
